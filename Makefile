@@ -1,0 +1,32 @@
+# Two entry points do all set-up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+CACHE := $(or $(WANDB_LAUNCH_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/wandb-launch)
+export PATH := $(CACHE)/bin:$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: demo test tools control-plane venv bench
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+# helm, ct, checkov, yamllint, yamale: built or installed once into $(CACHE).
+tools:
+	hack/install-tools.sh >/dev/null
+
+# kube-apiserver, kube-controller-manager and etcd, built once into $(CACHE).
+control-plane:
+	hack/build-control-plane.sh >/dev/null
+
+test: venv tools control-plane
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+demo: venv tools control-plane
+	$(VENV)/bin/wandb-launch demo
+
+bench: venv tools control-plane
+	$(VENV)/bin/python -m benchmarks

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, kube-controller-manager and etcd from the Go module proxy
+# into a cache outside the checkout, keyed by version. A later run reuses the cache.
+# Usage: hack/build-control-plane.sh   (links them into <cache>/bin and prints that directory)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache="${WANDB_LAUNCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wandb-launch}"
+k8s_bin="$cache/kubernetes-$KUBERNETES_VERSION"
+etcd_bin="$cache/etcd-$ETCD_VERSION"
+export CGO_ENABLED=0 GOFLAGS=-mod=mod
+log() { echo "build-control-plane: $*" >&2; }
+
+build_kubernetes() {
+  [[ -x "$k8s_bin/kube-apiserver" && -x "$k8s_bin/kube-controller-manager" ]] && return
+  local work minor
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' RETURN
+  minor="${KUBERNETES_VERSION#v1.}"           # e.g. 36.3
+  log "kubernetes $KUBERNETES_VERSION: resolving modules in $work"
+  (
+    cd "$work"
+    go mod init wandb-launch.local/controlplane >/dev/null 2>&1
+    go mod edit -require="k8s.io/kubernetes@$KUBERNETES_VERSION"
+    # k8s.io/kubernetes requires its staging modules at v0.0.0 and its own replace
+    # lines are ignored for a dependency: pin each to the same release here.
+    go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])' > gomod.path
+    sed -n '/^replace (/,/^)/p' "$(cat gomod.path)" \
+      | awk '$2 == "=>" && $1 ~ /^k8s.io\// {print $1}' > staging.txt
+    while read -r mod; do
+      go mod edit -replace="$mod=$mod@v0.$minor"
+    done < staging.txt
+    for cmd in kube-apiserver kube-controller-manager; do
+      mkdir -p "cmd/$cmd"
+    done
+    cat > cmd/kube-apiserver/main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+)
+
+func main() { os.Exit(cli.Run(app.NewAPIServerCommand())) }
+GO
+    cat > cmd/kube-controller-manager/main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
+
+func main() { os.Exit(cli.Run(app.NewControllerManagerCommand())) }
+GO
+    go mod tidy >&2
+    mkdir -p "$k8s_bin.tmp"
+    for cmd in kube-apiserver kube-controller-manager; do
+      log "building $cmd"
+      go build -trimpath -ldflags='-s -w' -o "$k8s_bin.tmp/$cmd" "./cmd/$cmd"
+    done
+  )
+  rm -rf "$k8s_bin" && mv "$k8s_bin.tmp" "$k8s_bin"
+}
+
+build_etcd() {
+  [[ -x "$etcd_bin/etcd" ]] && return
+  local work
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' RETURN
+  log "etcd $ETCD_VERSION: building in $work"
+  (
+    cd "$work"
+    go mod init wandb-launch.local/etcd >/dev/null 2>&1
+    go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+    cat > main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+    go mod tidy >&2
+    mkdir -p "$etcd_bin.tmp"
+    go build -trimpath -ldflags='-s -w' -o "$etcd_bin.tmp/etcd" .
+  )
+  rm -rf "$etcd_bin" && mv "$etcd_bin.tmp" "$etcd_bin"
+}
+
+start=$SECONDS
+build_etcd
+build_kubernetes
+mkdir -p "$cache/bin"
+ln -sf "$k8s_bin/kube-apiserver" "$k8s_bin/kube-controller-manager" "$etcd_bin/etcd" "$cache/bin/"
+log "ready in $((SECONDS - start)) s"
+echo "$cache/bin"

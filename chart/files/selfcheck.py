@@ -1,0 +1,1 @@
+../../plugin/wandb_launch/selfcheck.py

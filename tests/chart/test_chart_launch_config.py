@@ -1,0 +1,76 @@
+"""The rendered launch-config.yaml is what the SDK's own AgentConfig accepts."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from wandb.sdk.launch.agent.config import AgentConfig
+
+from chartlib import helm_template, launch_config, scenario_values
+
+# The agent's own defaults (wandb/sdk/launch/_launch.py, resolve_agent_config).
+AGENT_DEFAULTS: dict[str, Any] = {
+    "max_jobs": 1, "max_schedulers": 1, "queues": [], "registry": {}, "builder": {}, "verbosity": 0,
+}
+
+
+def resolve_like_the_agent(file_config: dict[str, Any]) -> dict[str, Any]:
+    """Mirror the agent: defaults, then the file; a missing entity comes from the API key."""
+    resolved = copy.deepcopy(AGENT_DEFAULTS)
+    resolved.update(file_config)
+    resolved.setdefault("entity", "api-key-default-entity")
+    return resolved
+
+
+def test_agent_config_accepts(docs: list[dict[str, Any]]) -> None:
+    AgentConfig(**resolve_like_the_agent(launch_config(docs)))
+
+
+def test_structured_values_reach_the_config(values_file: Path, docs: list[dict[str, Any]]) -> None:
+    values = scenario_values(values_file)["launchConfig"]
+    cfg = launch_config(docs)
+    assert cfg["queues"] == values["queues"]
+    assert cfg["max_jobs"] == values["maxJobs"]
+    assert cfg["builder"]["type"] == values["builder"]["type"]
+    if values["entity"]:
+        assert cfg["entity"] == values["entity"]
+    else:
+        assert "entity" not in cfg
+    if values["environment"]["type"]:
+        assert cfg["environment"] == values["environment"]
+
+
+def test_sdk_key_spelling_and_extra_config_last() -> None:
+    result = helm_template(
+        "--set", "apiKey.value=k", "--set", "launchConfig.queues={q}",
+        "--set", "launchConfig.environment.type=aws", "--set", "launchConfig.environment.region=us-east-1",
+        "--set", "launchConfig.builder.type=kaniko",
+        "--set", "launchConfig.builder.destination=123456789012.dkr.ecr.us-east-1.amazonaws.com/runs",
+        "--set", "launchConfig.builder.buildContextStore=s3://bucket/ctx",
+        "--set", "launchConfig.builder.secretName=aws-creds", "--set", "launchConfig.builder.secretKey=credentials",
+        "--set", "launchConfig.builder.kanikoImage=mirror/kaniko:v1", "--set", "launchConfig.builder.buildJobName=build",
+        "--set", "launchConfig.stoppedRunTimeout=30",
+        "--set", "launchConfig.extraConfig.max_jobs=7",
+        "--set", "launchConfig.extraConfig.builder.platform=linux/arm64",
+    )
+    assert result.returncode == 0, result.stderr
+    cfg = launch_config([d for d in yaml.safe_load_all(result.stdout) if d])
+    assert cfg["builder"] == {
+        "type": "kaniko",
+        "destination": "123456789012.dkr.ecr.us-east-1.amazonaws.com/runs",
+        "build-context-store": "s3://bucket/ctx",
+        "secret-name": "aws-creds",
+        "secret-key": "credentials",
+        "kaniko-image": "mirror/kaniko:v1",
+        "build-job-name": "build",
+        "platform": "linux/arm64",
+    }
+    assert cfg["max_jobs"] == 7
+    assert cfg["stopped_run_timeout"] == 30
+    assert set(cfg) == {"queues", "max_jobs", "max_schedulers", "secure_mode", "verbosity",
+                        "stopped_run_timeout", "environment", "builder"}
+    AgentConfig(**resolve_like_the_agent(cfg))
+

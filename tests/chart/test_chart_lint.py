@@ -1,0 +1,39 @@
+"""helm lint --strict for every scenario, and ct lint with the real ct binary."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from pathlib import Path
+
+from chartlib import CHART, REPO, run_helm, tool, value_args
+
+
+def test_helm_lint_strict(values_file: Path) -> None:
+    result = run_helm("lint", "--strict", str(CHART), *value_args(values_file))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+def test_ct_lint() -> None:
+    # ct lints Chart.yaml (yamale), Chart.yaml and values files (yamllint), then runs
+    # `helm lint` once per chart/ci/*-values.yaml.
+    result = subprocess.run(
+        [tool("ct"), "lint", "--config", "ct.yaml"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "All charts linted successfully" in output
+
+
+def test_helm_package_ships_selfcheck(tmp_path: Path) -> None:
+    """The packaged chart carries the in-cluster check, byte-identical to the plugin's."""
+    result = run_helm("package", str(CHART), "--destination", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (archive,) = tmp_path.glob("wandb-launch-*.tgz")
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("wandb-launch/files/selfcheck.py")
+        assert member is not None
+        shipped = member.read()
+    assert shipped == (REPO / "plugin" / "wandb_launch" / "selfcheck.py").read_bytes()

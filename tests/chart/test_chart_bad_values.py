@@ -1,0 +1,101 @@
+"""Bad values fail `helm template` before anything reaches a cluster, with one line naming the key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chartlib import REPO, helm_template
+
+GKE = REPO / "values" / "gke.yaml"
+AKS = REPO / "values" / "aks.yaml"
+KEY = {"apiKey": {"value": "k"}}
+
+
+def builder(**keys: Any) -> dict[str, Any]:
+    return {"launchConfig": {"builder": keys}}
+
+
+# id, values file, overlay, text the error must contain
+CASES: list[tuple[str, Path, dict[str, Any], str]] = [
+    ("missing-api-key", GKE, {},
+     "apiKey.value is required; pass --set apiKey.value=$WANDB_API_KEY or name a secret you manage in apiKey.existingSecret"),
+    ("two-api-keys", GKE, {"apiKey": {"value": "k", "existingSecret": "s"}},
+     "apiKey.value and apiKey.existingSecret are both set; keep one of them"),
+    ("empty-queues", GKE, {**KEY, "launchConfig": {"queues": []}},
+     "launchConfig.queues is empty; list at least one queue"),
+    ("typo-nested-key", GKE, {**KEY, "launchConfig": {"queus": ["q"]}},
+     "at '/launchConfig': additional properties 'queus' not allowed"),
+    ("typo-top-level-key", GKE, {**KEY, "imagePullSecret": [{"name": "x"}]},
+     "additional properties 'imagePullSecret' not allowed"),
+    ("kaniko-without-context-store", GKE, {**KEY, **builder(buildContextStore="")},
+     "launchConfig.builder.buildContextStore is required when builder.type is kaniko; set it to gs://"),
+    ("kaniko-without-destination", GKE, {**KEY, **builder(destination="")},
+     "launchConfig.builder.destination is required when builder.type is kaniko"),
+    ("gar-destination-with-tag", GKE, {**KEY, **builder(destination="us-central1-docker.pkg.dev/p/repo/img:v1")},
+     "carries a tag or nested path (:v1); drop it"),
+    ("gar-destination-without-image", GKE, {**KEY, **builder(destination="us-central1-docker.pkg.dev/p/repo")},
+     "has no image name; use <region>-docker.pkg.dev/<project>/<repository>/<image>"),
+    ("ecr-destination-on-gcp", GKE, {**KEY, **builder(destination="123456789012.dkr.ecr.us-east-1.amazonaws.com/runs")},
+     "is not a registry of launchConfig.environment.type gcp; set it to <region>-docker.pkg.dev"),
+    ("ecr-destination-with-tag", REPO / "values" / "eks.yaml",
+     {**KEY, **builder(destination="123456789012.dkr.ecr.us-east-1.amazonaws.com/runs:latest")},
+     "carries a tag or nested path (latest)"),
+    ("acr-nested-path", AKS, {**KEY, **builder(destination="myacr.azurecr.io/team/img")},
+     "carries a tag or nested path (/img)"),
+    ("context-store-not-a-bucket", GKE, {**KEY, **builder(buildContextStore="http://storage.example.com/ctx")},
+     "launchConfig.builder.buildContextStore \"http://storage.example.com/ctx\" is not a GCS, S3 or Azure blob URI; set it to"),
+    ("context-store-wrong-cloud", GKE, {**KEY, **builder(buildContextStore="s3://bucket/ctx")},
+     "does not belong to launchConfig.environment.type gcp; set it to gs://<bucket>/<prefix>"),
+    ("invalid-namespace-name", GKE, {**KEY, "namespace": {"name": "Wandb_NS"}},
+     "namespace.name \"Wandb_NS\" is not a valid namespace name; use at most 63 lower-case letters"),
+    ("invalid-target-namespace", GKE, {**KEY, "targetNamespaces": ["default", "runs-"]},
+     "targetNamespaces[1] \"runs-\" is not a valid namespace name"),
+    ("too-long-namespace", GKE, {**KEY, "namespace": {"name": "n" * 64}},
+     "is not a valid namespace name; use at most 63"),
+    ("max-jobs-below-minus-one", GKE, {**KEY, "launchConfig": {"maxJobs": -2}},
+     "launchConfig.maxJobs is -2; use -1 (unlimited) or a positive number"),
+    ("max-jobs-not-a-number", GKE, {**KEY, "launchConfig": {"maxJobs": "four"}},
+     "at '/launchConfig/maxJobs': got string, want integer"),
+    ("verbosity-out-of-range", GKE, {**KEY, "launchConfig": {"verbosity": 5}},
+     "at '/launchConfig/verbosity': value must be one of 0, 1, 2"),
+    ("environment-without-region", GKE, {**KEY, "launchConfig": {"environment": {"region": ""}}},
+     "launchConfig.environment.region is required when launchConfig.environment.type is gcp"),
+    ("builder-secret-without-key", GKE, {**KEY, **builder(secretName="creds")},
+     "launchConfig.builder.secretKey is required when launchConfig.builder.secretName is set"),
+    ("existing-service-account-without-name", GKE, {**KEY, "serviceAccount": {"create": False}},
+     "serviceAccount.name is required when serviceAccount.create is false"),
+    ("azure-kaniko-outside-wandb", AKS, {**KEY, "namespace": {"name": "ml"}},
+     "an azure kaniko agent must run in namespace wandb"),
+    ("pdb-blocks-drain", GKE, {**KEY, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 0}},
+     "at '/podDisruptionBudget/maxUnavailable'"),
+    ("bad-image-digest", GKE, {**KEY, "image": {"digest": "latest"}},
+     "at '/image/digest'"),
+    ("unknown-builder", GKE, {**KEY, **builder(type="docker")},
+     "at '/launchConfig/builder/type': value must be one of"),
+]
+
+
+@pytest.mark.parametrize(("base", "overlay", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_values_fail_with_message(tmp_path: Path, base: Path, overlay: dict[str, Any], message: str) -> None:
+    overlay_file = tmp_path / "bad-values.yaml"
+    overlay_file.write_text(yaml.safe_dump(overlay))
+    result = helm_template("-f", str(base), "-f", str(overlay_file))
+    assert result.returncode != 0, f"rendered although bad: {overlay}"
+    assert result.stdout == ""
+    assert message in result.stderr, result.stderr
+    if "wandb-launch: " in result.stderr:  # template rule: exactly one message line
+        lines = [line for line in result.stderr.splitlines() if "wandb-launch: " in line]
+        assert len(lines) == 1, result.stderr
+
+
+def test_good_overlay_renders(tmp_path: Path) -> None:
+    """The base the bad cases start from is itself valid, so each failure is the overlay's."""
+    for base in (GKE, AKS):
+        overlay_file = tmp_path / "good.yaml"
+        overlay_file.write_text(yaml.safe_dump(KEY))
+        result = helm_template("-f", str(base), "-f", str(overlay_file))
+        assert result.returncode == 0, result.stderr

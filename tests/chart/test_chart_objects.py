@@ -1,0 +1,138 @@
+"""What the chart renders: the agent pod, its secrets, namespaces and disruption budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chartlib import CHART, RELEASE, helm_template, objects_of, one, scenario_values
+
+CHART_YAML = yaml.safe_load((CHART / "Chart.yaml").read_text())
+
+
+def agent_ns(docs: list[dict[str, Any]]) -> str:
+    return one(docs, "Deployment")["metadata"]["namespace"]
+
+
+def pods(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, pod spec) of the agent and of the helm test pod."""
+    found = [("agent", one(docs, "Deployment")["spec"]["template"]["spec"])]
+    found += [(p["metadata"]["name"], p["spec"]) for p in objects_of(docs, "Pod")]
+    return found
+
+
+def test_every_namespaced_object_names_its_namespace(docs: list[dict[str, Any]]) -> None:
+    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+    for doc in docs:
+        if doc["kind"] not in cluster_scoped:
+            assert doc["metadata"].get("namespace"), f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+def test_pods_meet_pod_security_restricted(docs: list[dict[str, Any]]) -> None:
+    """The restricted profile's rules, for the agent and the test pod, in every scenario."""
+    for name, spec in pods(docs):
+        pod_sc = spec.get("securityContext", {})
+        assert pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", name
+        for key in ("hostNetwork", "hostPID", "hostIPC", "hostUsers"):
+            assert not spec.get(key), name
+        assert not any("hostPath" in v for v in spec.get("volumes", [])), name
+        for container in spec["containers"] + spec.get("initContainers", []):
+            sc = container["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, name
+            assert sc["capabilities"]["drop"] == ["ALL"] and not sc["capabilities"].get("add"), name
+            assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, name
+            assert sc.get("runAsUser", pod_sc.get("runAsUser", 1)) != 0, name
+            assert sc["readOnlyRootFilesystem"] is True, name
+            assert not sc.get("privileged"), name
+            assert "ports" not in container or not any(p.get("hostPort") for p in container["ports"]), name
+
+
+def test_agent_deployment(values_file: Path, docs: list[dict[str, Any]]) -> None:
+    values = scenario_values(values_file)
+    deployment = one(docs, "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    template = spec["template"]
+    annotations = template["metadata"]["annotations"]
+    assert len(annotations["checksum/config"]) == 64 and len(annotations["checksum/secret"]) == 64
+    assert "checksum/secret" not in deployment["metadata"].get("annotations", {})
+    (container,) = template["spec"]["containers"]
+    if not values["image"]["tag"] and not values["image"]["digest"]:
+        assert container["image"] == f"wandb/launch-agent:{CHART_YAML['appVersion']}"
+    env = {e["name"]: e for e in container["env"]}
+    api_key = env["WANDB_API_KEY"]["valueFrom"]["secretKeyRef"]
+    if values["apiKey"]["existingSecret"]:
+        assert api_key == {"name": values["apiKey"]["existingSecret"], "key": values["apiKey"]["existingSecretKey"]}
+    else:
+        assert api_key == {"name": f"wandb-api-key-{RELEASE}", "key": "password"}
+    assert env["WANDB_BASE_URL"]["value"] == values["baseUrl"]
+    assert env["WANDB_RELEASE_NAME"]["value"] == RELEASE
+    assert env["WANDB_LAUNCH_SERVICE_ACCOUNT_NAME"]["value"] == template["spec"]["serviceAccountName"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/home/launch_agent/.config/wandb"]["readOnly"] is True
+    assert {"/home/launch_agent", "/tmp"} <= set(mounts)
+    assert container["resources"]["limits"] and container["resources"]["requests"]
+
+
+def test_api_key_secret_in_agent_and_target_namespaces(values_file: Path, docs: list[dict[str, Any]]) -> None:
+    values = scenario_values(values_file)
+    secrets = [s for s in objects_of(docs, "Secret") if s["metadata"]["name"] == f"wandb-api-key-{RELEASE}"]
+    if values["apiKey"]["existingSecret"]:
+        assert secrets == []
+        return
+    assert {s["metadata"]["namespace"] for s in secrets} == {agent_ns(docs), *values["targetNamespaces"]}
+    assert all(set(s["data"]) == {"password"} for s in secrets)
+
+
+def test_namespace_pod_security(values_file: Path, docs: list[dict[str, Any]]) -> None:
+    values = scenario_values(values_file)
+    namespaces = objects_of(docs, "Namespace")
+    if not values["namespace"]["create"]:
+        assert namespaces == []
+        return
+    (namespace,) = namespaces
+    assert namespace["metadata"]["name"] == agent_ns(docs)
+    labels = namespace["metadata"]["labels"]
+    default = "baseline" if values["launchConfig"]["builder"]["type"] == "kaniko" else "restricted"
+    assert labels["pod-security.kubernetes.io/enforce"] == (values["namespace"]["podSecurity"]["enforce"] or default)
+    for mode in ("enforce", "warn", "audit"):
+        assert f"pod-security.kubernetes.io/{mode}-version" in labels
+
+
+def test_pdb_never_blocks_a_drain(docs: list[dict[str, Any]]) -> None:
+    for pdb in objects_of(docs, "PodDisruptionBudget"):
+        assert pdb["metadata"]["namespace"] == agent_ns(docs)
+        assert "minAvailable" not in pdb["spec"] and pdb["spec"]["maxUnavailable"] >= 1
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        assert selector == one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+
+
+def test_test_pod_is_the_agent_s_twin(docs: list[dict[str, Any]]) -> None:
+    test_pods = objects_of(docs, "Pod")
+    if not test_pods:
+        return
+    (pod,) = test_pods
+    agent = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["spec"]["serviceAccountName"] == agent["serviceAccountName"]
+    assert pod["spec"]["securityContext"] == agent["securityContext"]
+    (check,), (agent_container,) = pod["spec"]["containers"], agent["containers"]
+    assert check["image"] == agent_container["image"]
+    assert check["securityContext"] == agent_container["securityContext"]
+    assert check["command"][:2] == ["python3", "/opt/wandb-launch/selfcheck.py"]
+    config_volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "launch-config")
+    assert config_volume == next(v for v in agent["volumes"] if v["name"] == "launch-config")
+    selector = one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert not selector.items() <= pod["metadata"]["labels"].items(), "test pod matches the agent selector"
+
+
+def test_secret_checksum_follows_the_api_key() -> None:
+    def checksum(key: str) -> str:
+        result = helm_template("--set", f"apiKey.value={key}", "--set", "launchConfig.queues={q}")
+        assert result.returncode == 0, result.stderr
+        docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+        return one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+
+    assert checksum("key-one") != checksum("key-two")

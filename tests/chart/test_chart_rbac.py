@@ -1,0 +1,123 @@
+"""The rendered RBAC grants exactly what selfcheck.py's tables say the agent needs, per namespace."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import defaultdict
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from chartlib import REPO, helm_template, objects_of, scenario_values
+
+Permission = tuple[str, str, str]  # (api group, resource, verb)
+
+
+def load_selfcheck() -> ModuleType:
+    """The plugin's needs tables, loaded from the file the chart ships (no package install needed)."""
+    path = REPO / "plugin" / "wandb_launch" / "selfcheck.py"
+    spec = importlib.util.spec_from_file_location("wandb_launch_selfcheck_tables", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SELFCHECK = load_selfcheck()
+
+
+def needs_to_permissions(needs: Any) -> set[Permission]:
+    return {(need.group, need.resource, verb) for need in needs for verb in need.verbs}
+
+
+def rules_to_permissions(rules: list[dict[str, Any]]) -> set[Permission]:
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def granted_per_namespace(docs: list[dict[str, Any]], subject: tuple[str, str]) -> dict[str, set[Permission]]:
+    """What the service account (namespace, name) may do, per namespace, from the rendered bindings."""
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in objects_of(docs, "Role")}
+    cluster_roles = {r["metadata"]["name"]: r for r in objects_of(docs, "ClusterRole")}
+    granted: dict[str, set[Permission]] = defaultdict(set)
+    for binding in objects_of(docs, "RoleBinding"):
+        ns = binding["metadata"]["namespace"]
+        subjects = {(s["namespace"], s["name"]) for s in binding["subjects"] if s["kind"] == "ServiceAccount"}
+        if subject not in subjects:
+            continue
+        ref = binding["roleRef"]
+        role = cluster_roles[ref["name"]] if ref["kind"] == "ClusterRole" else roles[(ns, ref["name"])]
+        granted[ns] |= rules_to_permissions(role["rules"])
+    return dict(granted)
+
+
+def expected_per_namespace(values: dict[str, Any], agent_ns: str) -> dict[str, set[Permission]]:
+    target = needs_to_permissions(SELFCHECK.TARGET_NAMESPACE_NEEDS)
+    if values["rbac"]["additionalServices"]:
+        target |= needs_to_permissions(SELFCHECK.ADDITIONAL_SERVICES_NEEDS)
+    target |= rules_to_permissions(values["rbac"]["extraRules"])
+    expected = {ns: set(target) for ns in values["targetNamespaces"]}
+    expected.setdefault(agent_ns, set())
+    expected[agent_ns] |= needs_to_permissions(SELFCHECK.AGENT_NAMESPACE_NEEDS)
+    return expected
+
+
+def agent_subject(docs: list[dict[str, Any]]) -> tuple[str, str]:
+    (deployment,) = objects_of(docs, "Deployment")
+    return deployment["metadata"]["namespace"], deployment["spec"]["template"]["spec"]["serviceAccountName"]
+
+
+def test_rbac_is_exactly_the_needs(values_file: Path, docs: list[dict[str, Any]]) -> None:
+    values = scenario_values(values_file)
+    subject = agent_subject(docs)
+    granted = granted_per_namespace(docs, subject)
+    if not values["rbac"]["create"]:
+        assert granted == {}
+        assert not objects_of(docs, "Role") and not objects_of(docs, "ClusterRole")
+        return
+    assert granted == expected_per_namespace(values, subject[0])
+
+
+def test_no_cluster_wide_grant(docs: list[dict[str, Any]]) -> None:
+    assert not objects_of(docs, "ClusterRoleBinding")
+    for role in objects_of(docs, "Role") + objects_of(docs, "ClusterRole"):
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], role["metadata"]["name"]
+
+
+def test_one_object_per_namespace_and_name(docs: list[dict[str, Any]]) -> None:
+    """A target that is also the agent namespace gets no second Role, binding or secret."""
+    keys = [(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs]
+    assert len(keys) == len(set(keys))
+
+
+def render(*args: str, release: str, namespace: str) -> list[dict[str, Any]]:
+    result = helm_template("--set", "apiKey.value=k", "--set", "launchConfig.queues={q}",
+                           "--set", "rbac.useClusterRole=true", "--set", "targetNamespaces={runs-a,runs-b}",
+                           *args, release=release, namespace=namespace)
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def test_cluster_role_names_never_collide() -> None:
+    """Cluster-scoped names carry the release namespace and name."""
+    names = set()
+    for release, namespace in [("agent", "team-a"), ("agent", "team-b"), ("other", "team-a")]:
+        (cluster_role,) = objects_of(render(release=release, namespace=namespace), "ClusterRole")
+        name = cluster_role["metadata"]["name"]
+        assert namespace in name and release in name
+        names.add(name)
+    assert len(names) == 3
+
+
+def test_cluster_role_mode_binds_per_namespace() -> None:
+    docs = render(release="wandb-launch", namespace="wandb")
+    bindings = {b["metadata"]["namespace"]: b["roleRef"]["kind"] for b in objects_of(docs, "RoleBinding")}
+    assert bindings == {"wandb": "Role", "runs-a": "ClusterRole", "runs-b": "ClusterRole"}

@@ -1,0 +1,31 @@
+"""Flags shared by the commands that talk to a cluster, with Helm's plugin env as defaults.
+
+As a Helm plugin, Helm passes its own flags to us as HELM_NAMESPACE, HELM_KUBECONTEXT,
+KUBECONFIG and HELM_BIN; the wrapper script maps nothing, we read them here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+DEFAULT_RELEASE = "wandb-launch"
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser, *, release: bool = True) -> None:
+    group = parser.add_argument_group("cluster")
+    group.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG") or None, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    group.add_argument("--kube-context", default=os.environ.get("HELM_KUBECONTEXT") or None, help="kube context (default: $HELM_KUBECONTEXT, the current one)")
+    group.add_argument(
+        "-n",
+        "--namespace",
+        default=os.environ.get("HELM_NAMESPACE") or "default",
+        help="namespace of the Helm release (default: $HELM_NAMESPACE or default)",
+    )
+    if release:
+        group.add_argument("--release", default=DEFAULT_RELEASE, help=f"Helm release name (default: {DEFAULT_RELEASE})")
+    group.add_argument("--helm-bin", default=os.environ.get("HELM_BIN") or "helm", help="helm binary (default: $HELM_BIN or helm)")
+
+
+def add_output_argument(parser: argparse.ArgumentParser, default: str = "table") -> None:
+    parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default=default, help=f"output format (default: {default})")

@@ -1,0 +1,58 @@
+"""A connected Kubernetes API client, or one clear line saying why there is none."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from wandb_launch.errors import InputError
+
+
+def connect(args: argparse.Namespace) -> Any:
+    """An `ApiClient` for --kubeconfig / --kube-context that has answered once (2 s)."""
+    import urllib3
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(config_file=args.kubeconfig, context=args.kube_context, client_configuration=configuration)
+    except (ConfigException, FileNotFoundError, OSError) as e:
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+        except ConfigException:
+            where = "--kube-context" if args.kube_context else "--kubeconfig"
+            reason = str(e).splitlines()[0] if str(e) else "no kubeconfig"
+            raise InputError(where, f"no cluster configured ({reason})", "set KUBECONFIG or --kubeconfig/--kube-context, or run `wandb-launch demo`") from None
+    configuration.retries = False
+    # verify sends many access reviews at once; one connection each.
+    configuration.connection_pool_maxsize = 32
+    api = client.ApiClient(configuration)
+    try:
+        client.VersionApi(api).get_code(_request_timeout=2)
+    except (urllib3.exceptions.HTTPError, OSError) as e:
+        raise InputError(
+            "--kube-context" if args.kube_context else "--kubeconfig",
+            f"no cluster reachable at {configuration.host} ({type(e).__name__})",
+            "start the cluster or pick another context",
+        ) from None
+    except client.ApiException as e:
+        if e.status in (401, 403):
+            raise InputError("--kubeconfig", f"the cluster at {configuration.host} refused our credentials (HTTP {e.status})", "refresh the kubeconfig credentials") from None
+        raise
+    return api
+
+
+def current_namespace(args: argparse.Namespace) -> str:
+    """The kube context's namespace, which the SDK uses when a queue config names none."""
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        _, context = config.list_kube_config_contexts(config_file=args.kubeconfig)
+        if args.kube_context:
+            contexts, _ = config.list_kube_config_contexts(config_file=args.kubeconfig)
+            context = next(c for c in contexts if c["name"] == args.kube_context)
+        return context["context"].get("namespace", "default")
+    except (ConfigException, FileNotFoundError, StopIteration, OSError, TypeError):
+        return "default"

@@ -22,7 +22,9 @@ def connect(args: argparse.Namespace) -> Any:
             config.load_incluster_config(client_configuration=configuration)
         except ConfigException:
             where = "--kube-context" if args.kube_context else "--kubeconfig"
-            reason = str(e).splitlines()[0] if str(e) else "no kubeconfig"
+            reason = (str(e).splitlines() or ["no kubeconfig"])[0]
+            if args.kubeconfig:
+                reason = f"{args.kubeconfig}: {reason}"
             raise InputError(where, f"no cluster configured ({reason})", "set KUBECONFIG or --kubeconfig/--kube-context, or run `wandb-launch demo`") from None
     configuration.retries = False
     # verify sends many access reviews at once; one connection each.

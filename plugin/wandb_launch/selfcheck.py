@@ -512,7 +512,10 @@ def run_checks(
     results += check_rbac(review, agent_namespace, target_namespaces, additional_services)
     labels = {ns: namespace_labels(ns) for ns in _namespaces(agent_namespace, target_namespaces)}
     results += check_pod_security(labels, agent_namespace, target_namespaces, builder_type)
-    results += check_api_key_secrets(read_secret, agent_namespace, target_namespaces, release, existing_secret, existing_key)
+    if release:
+        results += check_api_key_secrets(read_secret, agent_namespace, target_namespaces, release, existing_secret, existing_key)
+    else:
+        results.append(Result(SKIP, "api-key", agent_namespace, "release name unknown", "pass --release"))
     return results
 
 
@@ -529,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="selfcheck", description="Check this launch agent install from inside the cluster.")
     parser.add_argument("--agent-namespace", required=True)
     parser.add_argument("--target-namespaces", required=True, help="comma-separated")
-    parser.add_argument("--release", default=os.environ.get("WANDB_RELEASE_NAME", ""), required=not os.environ.get("WANDB_RELEASE_NAME"))
+    parser.add_argument("--release", default=os.environ.get("WANDB_RELEASE_NAME", ""), help="Helm release (names the API-key secret); without it that check is skipped")
     parser.add_argument("--config", default=os.path.expanduser("~/.config/wandb/launch-config.yaml"))
     parser.add_argument("--additional-services", action="store_true")
     parser.add_argument("--existing-secret", default="")

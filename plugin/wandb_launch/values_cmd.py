@@ -116,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
     cloud, raw, source = gather(args)
     resolved = cloudvalues.resolve(cloud, raw, source)
     notes = check_with_sdk(resolved, source)
-    origin = source.spec_path if source.spec_path else "flags"
-    text = cloudvalues.render(resolved, origin)
+    text = cloudvalues.render(resolved, source.spec_path)
     if args.output_file == "-":
         sys.stdout.write(text)
     else:

@@ -28,8 +28,8 @@ def collect(args: argparse.Namespace, api: Any = None, helm: Any = None) -> dict
 
     from wandb_launch import chartvalues, helmclient, kube
 
-    helm = helm or helmclient.client(args)
     api = api or kube.connect(args)
+    helm = helm or helmclient.client(args)
     release = helmclient.release_status(helm, args)
     values = helmclient.release_values(helm, args)
     agent_ns = chartvalues.agent_namespace(values, args.namespace)

@@ -141,8 +141,8 @@ def _mounted_launch_config(api: Any, namespace: str, deployment: Any) -> Any:
 def verify_release(args: argparse.Namespace, api: Any = None, helm: Any = None) -> list[selfcheck.Result]:
     from wandb_launch import chartvalues, helmclient, kube
 
-    helm = helm or helmclient.client(args)
     api = api or kube.connect(args)
+    helm = helm or helmclient.client(args)
     values = helmclient.release_values(helm, args)
     agent_ns = chartvalues.agent_namespace(values, args.namespace)
     deployment = _agent_deployment(api, agent_ns, args.release)
@@ -185,12 +185,13 @@ def render(results: Sequence[selfcheck.Result], show_all: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wandb_launch import output
+    from wandb_launch import kube, output
 
+    api = kube.connect(args)
     progress = output.Progress(quiet=args.output != "table")
     progress.step("asking the API server about the agent's rights")
     try:
-        results = verify_release(args)
+        results = verify_release(args, api=api)
     finally:
         progress.done()
     if args.output == "table":

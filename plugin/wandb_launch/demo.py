@@ -1,0 +1,155 @@
+"""`wandb-launch demo` (`make demo`): install the agent with values/local.yaml, verify it,
+and show its status, on the configured kube context or, when there is none, on a local
+control plane started for the occasion (etcd, kube-apiserver, kube-controller-manager;
+no kubelet, so the agent pod is admitted and stays Pending).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+PLACEHOLDER_KEY_ENV = "WANDB_LAUNCH_DEMO_API_KEY"
+# Stored only in the demo's own cluster; the agent never gets to use it there.
+PLACEHOLDER_KEY = "demo-placeholder-api-key-0000000000000000000"
+RELEASE = "wandb-launch"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wandb-launch demo",
+        description="Install the agent with values/local.yaml, run verify, print status: on the current kube "
+        "context, or on a local control plane when none is configured.",
+    )
+    parser.add_argument("--kubeconfig", default=None, help="use this kubeconfig's cluster (default: $KUBECONFIG, ~/.kube/config)")
+    parser.add_argument("--kube-context", default=None, help="use this context of the kubeconfig")
+    parser.add_argument("--local", action="store_true", help="use a local control plane even when a kube context is configured")
+    parser.add_argument("--keep-running", action="store_true", help="keep the local control plane until Ctrl-C and print its KUBECONFIG")
+    parser.add_argument("--values", type=Path, default=None, help="values file (default: the checkout's values/local.yaml)")
+    parser.add_argument("--release", default=RELEASE, help=f"Helm release name (default: {RELEASE})")
+    return parser
+
+
+def configured_kubeconfig(explicit: str | None) -> Path | None:
+    """The kubeconfig file with a current context, the way kubectl finds it; None on a fresh machine."""
+    if explicit:
+        return Path(explicit).expanduser()
+    candidates = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    candidates.append(str(Path.home() / ".kube" / "config"))
+    for candidate in candidates:
+        path = Path(candidate).expanduser()
+        try:
+            config = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(config, dict) and config.get("current-context"):
+            return path
+    return None
+
+
+def local_values(explicit: Path | None) -> Path:
+    from wandb_launch.chartvalues import find_chart
+    from wandb_launch.errors import InputError
+
+    values = explicit or find_chart().resolve().parent / "values" / "local.yaml"
+    if not values.is_file():
+        raise InputError("--values", f"{values} not found", "run the demo from a checkout of the repository, or give --values FILE")
+    return values
+
+
+def release_exists(kubeconfig: Path, context: str | None, release: str) -> bool:
+    helm = os.environ.get("HELM_BIN") or shutil.which("helm") or "helm"
+    command = [helm, "status", release, "-n", "default", "--kubeconfig", str(kubeconfig)]
+    if context:
+        command += ["--kube-context", context]
+    return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+
+def run_steps(kubeconfig: Path, context: str | None, values: Path, release: str) -> int:
+    from wandb_launch import cli
+
+    cluster = ["--kubeconfig", str(kubeconfig), "-n", "default", "--release", release]
+    if context:
+        cluster += ["--kube-context", context]
+    if os.environ.get("WANDB_API_KEY", "").strip():
+        key_env = "WANDB_API_KEY"
+    else:
+        os.environ[PLACEHOLDER_KEY_ENV] = PLACEHOLDER_KEY
+        key_env = PLACEHOLDER_KEY_ENV
+        print("demo: WANDB_API_KEY is not set: storing a placeholder key (an agent that runs will fail to log in)")
+    install = "upgrade" if release_exists(kubeconfig, context, release) else "install"
+    steps = [
+        (install, [install, "-f", str(values), "--api-key-env", key_env, *cluster]),
+        ("verify", ["verify", *cluster]),
+        ("status", ["status", *cluster]),
+    ]
+    worst = 0
+    for title, argv in steps:
+        print(f"\n== wandb-launch {' '.join(argv[:1])} ==", flush=True)
+        code = cli.main(argv)
+        if title == install and code != 0:
+            return code
+        worst = max(worst, code)
+    return worst
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from wandb_launch.errors import EXIT_INPUT, InputError
+
+    # A SIGTERM (CI timeout, `kill`) unwinds like Ctrl-C, so the control plane is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        values = local_values(args.values)
+        kubeconfig = None if args.local else configured_kubeconfig(args.kubeconfig)
+        if kubeconfig is not None:
+            print(f"demo: using the configured cluster ({kubeconfig}{', context ' + args.kube_context if args.kube_context else ''})")
+            return run_steps(kubeconfig, args.kube_context, values, args.release)
+        return run_on_local_control_plane(args, values)
+    except InputError as error:
+        print(f"wandb-launch demo: error: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("wandb-launch demo: interrupted", file=sys.stderr)
+        return 130
+
+
+def run_on_local_control_plane(args: argparse.Namespace, values: Path) -> int:
+    from wandb_launch.controlplane import ControlPlaneError, LocalControlPlane
+
+    print("demo: no kube context configured: starting a local control plane "
+          "(etcd, kube-apiserver, kube-controller-manager on 127.0.0.1)", flush=True)
+    try:
+        control_plane = LocalControlPlane()
+        control_plane.start()
+    except ControlPlaneError as error:
+        print(f"wandb-launch demo: error: {error}", file=sys.stderr)
+        return 1
+    try:
+        print(f"demo: control plane ready in {control_plane.startup_seconds:.1f} s at {control_plane.server}")
+        print("demo: no kubelet runs here: the API server validates, authorizes and admits the agent's pod, "
+              "but nothing runs it, so it stays Pending.", flush=True)
+        code = run_steps(control_plane.kubeconfig, None, values, args.release)
+        print("\ndemo: no kubelet runs here, so the agent pod above stays Pending; "
+              "install on a real cluster (or kind) to run it.")
+        if args.keep_running:
+            print(f"demo: the control plane keeps running; in another shell:\n  export KUBECONFIG={control_plane.kubeconfig}\n"
+                  "Ctrl-C stops it.", flush=True)
+            threading.Event().wait()
+        return code
+    finally:
+        control_plane.stop()
+        print("demo: local control plane stopped and removed")

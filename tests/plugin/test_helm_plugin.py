@@ -1,0 +1,87 @@
+"""`helm plugin install ./plugin` with the real helm binary, then `helm launch ...`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO, VENV_BIN
+
+CACHE_BIN = Path(os.environ.get("WANDB_LAUNCH_CACHE", Path.home() / ".cache/wandb-launch")) / "bin"
+
+
+@pytest.fixture(scope="module")
+def helm(tmp_path_factory: pytest.TempPathFactory):
+    binary = shutil.which("helm", path=f"{CACHE_BIN}:{os.environ.get('PATH', '')}")
+    if binary is None:
+        pytest.fail("helm is not built: run `make tools` (hack/install-tools.sh)")
+    home = tmp_path_factory.mktemp("helm-home")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HELM_") and k != "KUBECONFIG"},
+        "HELM_PLUGINS": str(home / "plugins"),
+        "HELM_DATA_HOME": str(home / "data"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_CACHE_HOME": str(home / "cache"),
+        # The venv's wandb-launch is found on PATH, so the install hook makes no venv.
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([binary, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False)
+
+    installed = run("plugin", "install", str(REPO / "plugin"))
+    assert installed.returncode == 0, installed.stderr
+    assert f"using {VENV_BIN / 'wandb-launch'}" in installed.stdout
+    return run
+
+
+def test_plugin_is_listed(helm) -> None:
+    listed = helm("plugin", "list")
+    assert listed.returncode == 0
+    assert any(line.split()[:2] == ["launch", "0.1.0"] for line in listed.stdout.splitlines()), listed.stdout
+
+
+def test_help_lists_the_same_commands(helm) -> None:
+    result = helm("launch", "--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("values", "install", "upgrade", "status", "verify", "preview-job", "demo"):
+        assert command in result.stdout
+
+
+def test_values_through_helm(helm, tmp_path: Path) -> None:
+    out = tmp_path / "local.yaml"
+    result = helm("launch", "values", "--spec", "values/specs/local.yaml", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == (REPO / "values/local.yaml").read_text()
+
+
+def test_bad_input_keeps_exit_code_2_through_helm(helm) -> None:
+    result = helm("launch", "values", "--cloud", "mars")
+    assert result.returncode != 0
+    assert "--cloud: unknown cloud 'mars'" in result.stderr
+
+
+def test_helm_global_flags_reach_the_cli(helm, tmp_path: Path) -> None:
+    # helm turns --kube-context / --kubeconfig into HELM_KUBECONTEXT / KUBECONFIG for plugins.
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: a\n"
+        "clusters: [{name: a, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: a, user: {token: t}}]\ncontexts: [{name: a, context: {cluster: a, user: a}}]\n"
+    )
+    result = helm("--kubeconfig", str(kubeconfig), "--kube-context", "elsewhere", "launch", "status")
+    assert "--kube-context: no cluster configured" in result.stderr and "elsewhere" in result.stderr
+    result = helm("--kubeconfig", str(kubeconfig), "launch", "status")
+    assert "no cluster reachable at https://127.0.0.1:9" in result.stderr
+
+
+def test_plugin_manifest_is_helm3_form() -> None:
+    manifest = yaml.safe_load((REPO / "plugin/plugin.yaml").read_text())
+    assert manifest["name"] == "launch"
+    assert manifest["command"] == "$HELM_PLUGIN_DIR/bin/helm-launch"
+    assert "apiVersion" not in manifest, "the Helm 4-only form would not load on Helm 3"

@@ -118,6 +118,10 @@ azure-storage-access-key
 {{- end -}}
 {{- end -}}
 
+{{- define "wandb-launch.networkPolicyName" -}}
+{{- include "wandb-launch.fullname" . -}}
+{{- end -}}
+
 {{- define "wandb-launch.pdbName" -}}
 {{- include "wandb-launch.fullname" . -}}
 {{- end -}}
@@ -285,5 +289,36 @@ tests/chart/test_rbac.py asserts they are equal.
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Checkov's "no default namespace" check (CKV_K8S_21), skipped only for objects that are in
+`default` by the user's choice. Call with (dict "ctx" $ "namespace" <ns>).
+*/}}
+{{- define "wandb-launch.defaultNamespaceSkip" -}}
+{{- if eq .namespace "default" -}}
+{{- if eq .namespace (include "wandb-launch.agentNamespace" .ctx) -}}
+checkov.io/skip21: CKV_K8S_21=the agent was installed into the release namespace default (helm -n); set namespace.name to give it its own
+{{- else -}}
+checkov.io/skip21: CKV_K8S_21=queue configs without a namespace launch into default, so the agent needs rights and the API key there
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+An object's annotations block: `extra` (a map) plus the default-namespace skip; nothing when empty.
+Call with (dict "ctx" $ "namespace" <ns> "extra" <map>).
+*/}}
+{{- define "wandb-launch.annotations" -}}
+{{- $skip := include "wandb-launch.defaultNamespaceSkip" . -}}
+{{- if or .extra $skip -}}
+annotations:
+  {{- with .extra }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+  {{- with $skip }}
+  {{- . | nindent 2 }}
+  {{- end }}
 {{- end }}
 {{- end -}}

@@ -112,6 +112,17 @@ checkov.io/skip2: CKV_K8S_9=the agent serves no traffic, so there is nothing to 
 checkov.io/skip3: CKV_K8S_40=the image's user is uid 1000 (launch_agent); another uid has no home directory in the image
 checkov.io/skip4: CKV_K8S_35=the agent reads WANDB_API_KEY from its environment only, and passes it on to runs the same way
 checkov.io/skip5: CKV_K8S_38=the agent calls the Kubernetes API with its service account token to launch and watch runs
+{{- include "wandb-launch.imageCheckovSkips" . }}
+{{- end -}}
+
+{{/* Only while the image is pinned by tag, not digest. */}}
+{{- define "wandb-launch.imageCheckovSkips" -}}
+{{- if not .Values.image.digest }}
+checkov.io/skip6: CKV_K8S_43=the tag is the SDK release the chart is tested with; set image.digest to pin your mirror's digest
+{{- if ne .Values.image.pullPolicy "Always" }}
+checkov.io/skip7: CKV_K8S_15=a released agent tag is never re-pushed, so IfNotPresent pulls the same image; set image.pullPolicy to Always on a mutable mirror
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{- define "wandb-launch.testCheckovSkips" -}}
@@ -119,4 +130,5 @@ checkov.io/skip1: CKV_K8S_8=a one-shot test pod that exits when the check is don
 checkov.io/skip2: CKV_K8S_9=a one-shot test pod serves no traffic
 checkov.io/skip3: CKV_K8S_40=runs the agent image, whose user is uid 1000 (launch_agent)
 checkov.io/skip4: CKV_K8S_38=the check asks the API server what the agent's service account token may do
+{{- include "wandb-launch.imageCheckovSkips" . }}
 {{- end -}}

@@ -109,7 +109,8 @@ def test_pdb_never_blocks_a_drain(docs: list[dict[str, Any]]) -> None:
         assert selector == one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
 
 
-def test_test_pod_is_the_agent_s_twin(docs: list[dict[str, Any]]) -> None:
+def test_test_pod_is_the_agent_s_twin(values_file: Path, docs: list[dict[str, Any]]) -> None:
+    values = scenario_values(values_file)
     test_pods = objects_of(docs, "Pod")
     if not test_pods:
         return
@@ -121,7 +122,14 @@ def test_test_pod_is_the_agent_s_twin(docs: list[dict[str, Any]]) -> None:
     (check,), (agent_container,) = pod["spec"]["containers"], agent["containers"]
     assert check["image"] == agent_container["image"]
     assert check["securityContext"] == agent_container["securityContext"]
-    assert check["command"][:2] == ["python3", "/opt/wandb-launch/selfcheck.py"]
+    command = check["command"]
+    assert command[:2] == ["python3", "/opt/wandb-launch/selfcheck.py"]
+    flag = {command[i]: command[i + 1] for i in range(2, len(command) - 1) if command[i].startswith("--")}
+    assert flag["--agent-namespace"] == agent_ns(docs)
+    assert flag["--target-namespaces"] == ",".join(values["targetNamespaces"])
+    assert flag["--config"] == "/home/launch_agent/.config/wandb/launch-config.yaml"
+    assert flag["--release"] == RELEASE
+    assert ("--additional-services" in command) == values["rbac"]["additionalServices"]
     config_volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "launch-config")
     assert config_volume == next(v for v in agent["volumes"] if v["name"] == "launch-config")
     selector = one(docs, "Deployment")["spec"]["selector"]["matchLabels"]

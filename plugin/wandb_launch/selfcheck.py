@@ -15,12 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import ssl
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 
@@ -432,6 +428,8 @@ class InClusterAPI:
     """Just enough of the Kubernetes API over urllib, as the pod's service account."""
 
     def __init__(self, sa_dir: str = SERVICE_ACCOUNT_DIR) -> None:
+        import ssl  # here, not at module level: `wandb-launch --help` imports this module
+
         host = os.environ.get("KUBERNETES_SERVICE_HOST")
         port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
         if not host:
@@ -442,6 +440,9 @@ class InClusterAPI:
         self.context = ssl.create_default_context(cafile=os.path.join(sa_dir, "ca.crt"))
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        import urllib.error
+        import urllib.request
+
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
         req.add_header("Authorization", f"Bearer {self.token}")
@@ -454,6 +455,8 @@ class InClusterAPI:
             return e.code, None
 
     def self_review(self, probes: Sequence[Probe]) -> list[bool]:
+        from concurrent.futures import ThreadPoolExecutor
+
         def one(probe: Probe) -> bool:
             body = {
                 "apiVersion": "authorization.k8s.io/v1",

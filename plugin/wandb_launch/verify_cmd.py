@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from wandb_launch import selfcheck
@@ -51,6 +50,8 @@ def subject_access_reviewer(api: Any, namespace: str, service_account: str) -> s
         return bool(json.loads(response.data)["status"].get("allowed"))
 
     def review(probes: Sequence[selfcheck.Probe]) -> list[bool]:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=REVIEW_WORKERS) as pool:
             return list(pool.map(one, probes))
 

@@ -1,0 +1,34 @@
+"""Timing of processes, and where the tools are."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE_BIN = Path(os.environ.get("WANDB_LAUNCH_CACHE", Path.home() / ".cache/wandb-launch")) / "bin"
+CLI = str(Path(sys.executable).parent / "wandb-launch")
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name, path=f"{CACHE_BIN}:{os.environ.get('PATH', '')}")
+    if found is None:
+        raise SystemExit(f"benchmarks: {name} not found: run `make tools control-plane`")
+    return found
+
+
+def time_process(argv: list[str], repeat: int, env: dict[str, str] | None = None, stdin: str | None = None) -> tuple[float, int]:
+    """Median wall time of `argv` from process start to exit, and its last exit code."""
+    times = []
+    code = 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = subprocess.run(argv, capture_output=True, text=True, input=stdin, env=env, cwd=REPO, check=False)
+        times.append(time.perf_counter() - start)
+        code = result.returncode
+    return statistics.median(times), code

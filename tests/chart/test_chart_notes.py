@@ -1,0 +1,52 @@
+"""NOTES.txt renders for every scenario and tells the user what was installed and how to check it.
+
+`helm install --dry-run` needs a cluster, so the notes are rendered with `tpl` from a copy
+of the chart, through the same template set (helpers included).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chartlib import ALL_VALUES, CHART, RELEASE, one, run_helm, rendered, scenario_values, value_args, values_id
+
+NOTES_PROBE = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: notes-probe
+data:
+  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | quote }}
+"""
+
+
+@pytest.fixture(scope="module")
+def probe_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("chart") / "wandb-launch"
+    shutil.copytree(CHART, copy, symlinks=False)
+    shutil.copy(CHART / "templates" / "NOTES.txt", copy / "files" / "NOTES.txt")
+    (copy / "templates" / "notes-probe.yaml").write_text(NOTES_PROBE)
+    return copy
+
+
+@pytest.mark.parametrize("values_file", ALL_VALUES, ids=values_id)
+def test_notes(probe_chart: Path, values_file: Path) -> None:
+    result = run_helm("template", RELEASE, str(probe_chart), "--namespace", "default", "--kube-version", "v1.36.3",
+                      "--show-only", "templates/notes-probe.yaml", *value_args(values_file))
+    assert result.returncode == 0, result.stderr
+    notes = yaml.safe_load(result.stdout)["data"]["notes"]
+    docs: list[dict[str, Any]] = rendered(values_file)
+    values = scenario_values(values_file)
+    deployment = one(docs, "Deployment")
+    ns, name = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
+    assert f"kubectl -n {ns} rollout status deployment/{name}" in notes
+    assert f"kubectl -n {ns} logs deployment/{name}" in notes
+    assert ", ".join(values["launchConfig"]["queues"]) in notes
+    for target in values["targetNamespaces"]:
+        assert f"kubectl auth can-i create jobs.batch -n {target} --as system:serviceaccount:{ns}:" in notes
+    assert ("helm test " + RELEASE in notes) == values["tests"]["enabled"]
+    assert "Target namespaces must exist already" in notes

@@ -13,7 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("cold-start", "verify"), help="run one benchmark")
     parser.add_argument("--repeat", type=int, default=5, help="runs per command for cold start (median)")
     parser.add_argument("--namespaces", type=int, default=100, help="target namespaces of the verify release")
-    parser.add_argument("--kubectl-calls", type=int, default=0, help="kubectl auth can-i calls to time (0: all of them)")
+    parser.add_argument(
+        "--kubectl-calls", type=int, default=0, help="kubectl auth can-i calls to time (0: all of them)"
+    )
     args = parser.parse_args(argv)
     if args.only in (None, "cold-start"):
         cold_start.main(repeat=args.repeat)

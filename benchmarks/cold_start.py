@@ -34,10 +34,26 @@ def cases(workdir: Path) -> list[tuple[str, list[str], bool]]:
 def main(repeat: int = 5) -> None:
     helm = tool("helm")
     with tempfile.TemporaryDirectory() as tmp:
-        peer, code = time_process([helm, "template", "wandb-launch", str(REPO / "chart"), "-f", str(REPO / "values/gke.yaml"), "--kube-version", "1.36.0", "--set", "apiKey.value=benchmark"], repeat)
+        peer, code = time_process(
+            [
+                helm,
+                "template",
+                "wandb-launch",
+                str(REPO / "chart"),
+                "-f",
+                str(REPO / "values/gke.yaml"),
+                "--kube-version",
+                "1.36.0",
+                "--set",
+                "apiKey.value=benchmark",
+            ],
+            repeat,
+        )
         print(f"Cold start, median of {repeat} runs (process start to exit)")
         print(f"{'command':34} {'seconds':>8} {'x helm template':>16}  budget")
-        print(f"{'helm template chart (peer)':34} {peer:8.3f} {1.0:16.2f}  {'(exit ' + str(code) + ')' if code else ''}")
+        print(
+            f"{'helm template chart (peer)':34} {peer:8.3f} {1.0:16.2f}  {'(exit ' + str(code) + ')' if code else ''}"
+        )
         floor, _ = time_process([sys.executable, "-c", "pass"], repeat)
         print(f"{'python -c pass (floor)':34} {floor:8.3f} {floor / peer:16.2f}")
         over = []

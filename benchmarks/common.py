@@ -22,7 +22,9 @@ def tool(name: str) -> str:
     return found
 
 
-def time_process(argv: list[str], repeat: int, env: dict[str, str] | None = None, stdin: str | None = None) -> tuple[float, int]:
+def time_process(
+    argv: list[str], repeat: int, env: dict[str, str] | None = None, stdin: str | None = None
+) -> tuple[float, int]:
     """Median wall time of `argv` from process start to exit, and its last exit code."""
     times = []
     code = 0

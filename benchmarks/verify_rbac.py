@@ -40,17 +40,42 @@ def install_release(kubeconfig: Path, targets: list[str]) -> str:
     core = client.CoreV1Api(api)
     for ns in targets:
         with contextlib.suppress(client.ApiException):
-            core.create_namespace({"metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}})
+            core.create_namespace(
+                {"metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}}
+            )
     values = REPO / "benchmarks" / ".bench-values.yaml"
-    values.write_text("targetNamespaces: [" + ", ".join(targets) + "]\n" f"namespace: {{create: true, name: {AGENT_NAMESPACE}}}\n")
+    values.write_text(
+        "targetNamespaces: [" + ", ".join(targets) + f"]\nnamespace: {{create: true, name: {AGENT_NAMESPACE}}}\n"
+    )
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "BENCH_API_KEY": "bench-api-key-000000000000000000000000"}
     subprocess.run(
-        [CLI, "install", "--release", RELEASE, "-f", str(REPO / "values/local.yaml"), "-f", str(values),
-         "--api-key-env", "BENCH_API_KEY", "--helm-bin", tool("helm"), "-o", "json"],
-        env=env, check=True, capture_output=True, text=True,
+        [
+            CLI,
+            "install",
+            "--release",
+            RELEASE,
+            "-f",
+            str(REPO / "values/local.yaml"),
+            "-f",
+            str(values),
+            "--api-key-env",
+            "BENCH_API_KEY",
+            "--helm-bin",
+            tool("helm"),
+            "-o",
+            "json",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     values.unlink()
-    deployments = client.AppsV1Api(api).list_namespaced_deployment(AGENT_NAMESPACE, label_selector=f"app.kubernetes.io/instance={RELEASE}").items
+    deployments = (
+        client.AppsV1Api(api)
+        .list_namespaced_deployment(AGENT_NAMESPACE, label_selector=f"app.kubernetes.io/instance={RELEASE}")
+        .items
+    )
     return deployments[0].spec.template.spec.service_account_name
 
 
@@ -80,7 +105,13 @@ def main(namespaces: int = 100, kubectl_calls: int = 0) -> None:
         service_account = install_release(kubeconfig, targets)
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
         start = time.perf_counter()
-        verify = subprocess.run([CLI, "verify", "--release", RELEASE, "--helm-bin", tool("helm"), "-o", "json"], env=env, capture_output=True, text=True, check=False)
+        verify = subprocess.run(
+            [CLI, "verify", "--release", RELEASE, "--helm-bin", tool("helm"), "-o", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         verify_seconds = time.perf_counter() - start
         if verify.returncode not in (0, 1):
             raise SystemExit(f"verify failed to run: {verify.stderr.strip()}")
@@ -91,4 +122,6 @@ def main(namespaces: int = 100, kubectl_calls: int = 0) -> None:
         label = f"kubectl auth can-i loop ({timed} calls{'' if timed == total else ', scaled to ' + str(total)})"
         print(f"{label:44} {full_loop:8.2f} s")
         ratio = full_loop / verify_seconds
-        print(f"verify is {ratio:.1f}x faster (target >= {TARGET_RATIO:.0f}x): {'ok' if ratio >= TARGET_RATIO else 'BELOW TARGET'}")
+        print(
+            f"verify is {ratio:.1f}x faster (target >= {TARGET_RATIO:.0f}x): {'ok' if ratio >= TARGET_RATIO else 'BELOW TARGET'}"
+        )

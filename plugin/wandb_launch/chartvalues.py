@@ -29,8 +29,12 @@ def find_chart(explicit: str | None = None) -> Path:
         if candidate and (Path(candidate) / "Chart.yaml").is_file():
             return Path(candidate)
         if candidate and origin:
-            raise InputError(origin, f"{candidate} is not a chart (no Chart.yaml)", "point it at the wandb-launch chart directory")
-    raise InputError("--chart", "the wandb-launch chart was not found", "give --chart PATH (the chart/ directory of the repository)")
+            raise InputError(
+                origin, f"{candidate} is not a chart (no Chart.yaml)", "point it at the wandb-launch chart directory"
+            )
+    raise InputError(
+        "--chart", "the wandb-launch chart was not found", "give --chart PATH (the chart/ directory of the repository)"
+    )
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -93,9 +93,7 @@ CLOUD_FIELDS: dict[str, tuple[Field, ...]] = {
     "aks": AKS_FIELDS + URI_FIELDS,
     "local": (),
 }
-ALL_FIELDS: dict[str, Field] = {
-    f.key: f for f in GKE_FIELDS + EKS_FIELDS + AKS_FIELDS + URI_FIELDS + COMMON_FIELDS
-}
+ALL_FIELDS: dict[str, Field] = {f.key: f for f in GKE_FIELDS + EKS_FIELDS + AKS_FIELDS + URI_FIELDS + COMMON_FIELDS}
 
 # What each cloud's inputs are turned into; the SDK's regexes (utils.py) read these forms.
 HEADERS = {
@@ -147,7 +145,9 @@ def normalise(cloud: str, raw: Mapping[str, Any], source: Source) -> dict[str, A
         # Same key, other format per cloud (region): check with this cloud's field.
         fld = allowed.get(key, ALL_FIELDS[key])
         if key not in allowed:
-            raise InputError(source.name(fld), f"is not used for cloud {cloud}", "remove it or pick the cloud it belongs to")
+            raise InputError(
+                source.name(fld), f"is not used for cloud {cloud}", "remove it or pick the cloud it belongs to"
+            )
         if value is None or value == "" or value == []:
             continue
         try:
@@ -159,7 +159,9 @@ def normalise(cloud: str, raw: Mapping[str, Any], source: Source) -> dict[str, A
                     raise ValueError("expects a single value, not a list or mapping")
                 out[key] = fld.check(str(value)) if fld.check is not str else str(value).strip()
         except ValueError as e:
-            raise InputError(source.name(fld), str(e), f"fix {fld.option}" if source.name(fld) == fld.option else "fix the spec") from None
+            raise InputError(
+                source.name(fld), str(e), f"fix {fld.option}" if source.name(fld) == fld.option else "fix the spec"
+            ) from None
     return out
 
 
@@ -216,7 +218,9 @@ def resolve(cloud: str, raw: Mapping[str, Any], source: Source) -> Resolved:
     values: dict[str, Any] = {"namespace": {"create": True, "name": agent_namespace}}
     comments = {"namespace": "The agent's namespace, created with the release and labelled for Pod Security."}
     if cloud == "aks":
-        comments["namespace"] += "\nThe SDK reads the storage key secret in namespace `wandb`, so the agent lives there."
+        comments["namespace"] += (
+            "\nThe SDK reads the storage key secret in namespace `wandb`, so the agent lives there."
+        )
     launch: dict[str, Any] = {"queues": given["queues"]}
     if "entity" in given:
         launch["entity"] = given["entity"]
@@ -239,7 +243,9 @@ def resolve(cloud: str, raw: Mapping[str, Any], source: Source) -> Resolved:
             launch["builder"]["kanikoImage"] = given["kaniko-image"]
     for unused in ("kaniko-image", "prefix"):
         if cloud == "local" and unused in given:
-            raise InputError(source.name(ALL_FIELDS[unused]), "is not used with the noop builder of cloud local", "remove it")
+            raise InputError(
+                source.name(ALL_FIELDS[unused]), "is not used with the noop builder of cloud local", "remove it"
+            )
     values["targetNamespaces"] = given.get("target-namespaces", ["default"])
     comments["targetNamespaces"] = "Namespaces runs launch into: each gets the agent's Role and the API-key secret."
     if "base-url" in given:
@@ -268,9 +274,8 @@ def render(resolved: Resolved, generated_from: str) -> str:
         return "".join(f"# {line}\n" for line in text.splitlines())
 
     cloud = resolved.cloud
-    install = (
-        f"helm launch install -f values/{cloud}.yaml --api-key-env WANDB_API_KEY"
-        + (" --azure-storage-key-env AZURE_STORAGE_KEY" if cloud == "aks" else "")
+    install = f"helm launch install -f values/{cloud}.yaml --api-key-env WANDB_API_KEY" + (
+        " --azure-storage-key-env AZURE_STORAGE_KEY" if cloud == "aks" else ""
     )
     plain = f"helm install wandb-launch ./chart -f values/{cloud}.yaml --set apiKey.value=$WANDB_API_KEY" + (
         " --set kaniko.azureStorage.accessKey=$AZURE_STORAGE_KEY" if cloud == "aks" else ""

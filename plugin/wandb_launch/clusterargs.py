@@ -14,8 +14,16 @@ DEFAULT_RELEASE = "wandb-launch"
 
 def add_cluster_arguments(parser: argparse.ArgumentParser, *, release: bool = True) -> None:
     group = parser.add_argument_group("cluster")
-    group.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG") or None, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
-    group.add_argument("--kube-context", default=os.environ.get("HELM_KUBECONTEXT") or None, help="kube context (default: $HELM_KUBECONTEXT, the current one)")
+    group.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG") or None,
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)",
+    )
+    group.add_argument(
+        "--kube-context",
+        default=os.environ.get("HELM_KUBECONTEXT") or None,
+        help="kube context (default: $HELM_KUBECONTEXT, the current one)",
+    )
     group.add_argument(
         "-n",
         "--namespace",
@@ -24,8 +32,12 @@ def add_cluster_arguments(parser: argparse.ArgumentParser, *, release: bool = Tr
     )
     if release:
         group.add_argument("--release", default=DEFAULT_RELEASE, help=f"Helm release name (default: {DEFAULT_RELEASE})")
-    group.add_argument("--helm-bin", default=os.environ.get("HELM_BIN") or "helm", help="helm binary (default: $HELM_BIN or helm)")
+    group.add_argument(
+        "--helm-bin", default=os.environ.get("HELM_BIN") or "helm", help="helm binary (default: $HELM_BIN or helm)"
+    )
 
 
 def add_output_argument(parser: argparse.ArgumentParser, default: str = "table") -> None:
-    parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default=default, help=f"output format (default: {default})")
+    parser.add_argument(
+        "-o", "--output", choices=("table", "json", "yaml"), default=default, help=f"output format (default: {default})"
+    )

@@ -37,7 +37,11 @@ def release_values(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
     try:
         return run(helm._command.get_values(args.release, computed=True, namespace=args.namespace)) or {}
     except errors.ReleaseNotFoundError:
-        raise InputError("--release", f"release {args.release!r} not found in namespace {args.namespace}", "install it, or pass -n/--namespace and --release of the right one") from None
+        raise InputError(
+            "--release",
+            f"release {args.release!r} not found in namespace {args.namespace}",
+            "install it, or pass -n/--namespace and --release of the right one",
+        ) from None
 
 
 def release_status(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -46,4 +50,8 @@ def release_status(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
     try:
         return run(helm._command.status(args.release, namespace=args.namespace))
     except errors.ReleaseNotFoundError:
-        raise InputError("--release", f"release {args.release!r} not found in namespace {args.namespace}", "install it, or pass -n/--namespace and --release of the right one") from None
+        raise InputError(
+            "--release",
+            f"release {args.release!r} not found in namespace {args.namespace}",
+            "install it, or pass -n/--namespace and --release of the right one",
+        ) from None

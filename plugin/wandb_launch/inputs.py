@@ -56,9 +56,7 @@ gcs_bucket = _not_a_uri(
     "bucket",
 )
 s3_bucket = _not_a_uri(
-    _pattern(
-        r"(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63 lowercase letters, digits, . -)"
-    ),
+    _pattern(r"(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63 lowercase letters, digits, . -)"),
     "bucket",
 )
 google_service_account = _pattern(
@@ -81,7 +79,8 @@ acr_name = _not_a_uri(
 )
 # The SDK's ACR pattern reads the repository as [\w\-]+: a nested path would be taken for a tag.
 acr_repository = _pattern(
-    r"[a-z0-9]+([_-][a-z0-9]+)*", "an ACR repository without slashes (lowercase letters, digits, - _), e.g. launch-images"
+    r"[a-z0-9]+([_-][a-z0-9]+)*",
+    "an ACR repository without slashes (lowercase letters, digits, - _), e.g. launch-images",
 )
 storage_account = _not_a_uri(
     _pattern(r"[a-z0-9]{3,24}", "an Azure storage account name (3-24 lowercase letters or digits)"),

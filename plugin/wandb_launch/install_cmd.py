@@ -16,12 +16,28 @@ UPGRADE_HELP = "upgrade the release with checked values, optionally wait (with p
 
 
 def add_arguments(parser: argparse.ArgumentParser, upgrade: bool = False) -> None:
-    parser.add_argument("-f", "--values", action="append", default=[], metavar="FILE", help="values file (repeatable), e.g. values/gke.yaml")
+    parser.add_argument(
+        "-f",
+        "--values",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="values file (repeatable), e.g. values/gke.yaml",
+    )
     key = parser.add_argument_group("API key (never printed, never written to disk)")
-    key.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the W&B API key, e.g. WANDB_API_KEY")
+    key.add_argument(
+        "--api-key-env", metavar="VAR", help="environment variable holding the W&B API key, e.g. WANDB_API_KEY"
+    )
     key.add_argument("--existing-secret", metavar="NAME", help="use this secret in the agent namespace instead")
-    key.add_argument("--existing-secret-key", metavar="KEY", default="password", help="key of the API key in --existing-secret (default: password)")
-    parser.add_argument("--azure-storage-key-env", metavar="VAR", help="environment variable holding the Azure storage key (AKS kaniko)")
+    key.add_argument(
+        "--existing-secret-key",
+        metavar="KEY",
+        default="password",
+        help="key of the API key in --existing-secret (default: password)",
+    )
+    parser.add_argument(
+        "--azure-storage-key-env", metavar="VAR", help="environment variable holding the Azure storage key (AKS kaniko)"
+    )
     parser.add_argument("--wait", action="store_true", help="wait until the agent is ready, showing progress")
     parser.add_argument("--timeout", default="5m", help="how long helm waits (default: 5m)")
     parser.add_argument("--chart", help="chart directory (default: the repository's chart/)")
@@ -45,15 +61,29 @@ def secret_values(args: argparse.Namespace, merged: dict[str, Any]) -> dict[str,
     if args.api_key_env:
         layer["apiKey"] = {"value": _secret_from_env(args.api_key_env, "--api-key-env"), "existingSecret": ""}
     elif args.existing_secret:
-        layer["apiKey"] = {"value": "", "existingSecret": args.existing_secret, "existingSecretKey": args.existing_secret_key}
+        layer["apiKey"] = {
+            "value": "",
+            "existingSecret": args.existing_secret,
+            "existingSecretKey": args.existing_secret_key,
+        }
     elif not (api_key.get("value") or api_key.get("existingSecret")):
-        raise InputError("--api-key-env", "no API key given", "give --api-key-env WANDB_API_KEY or --existing-secret NAME")
+        raise InputError(
+            "--api-key-env", "no API key given", "give --api-key-env WANDB_API_KEY or --existing-secret NAME"
+        )
     launch = merged.get("launchConfig") or {}
-    azure_kaniko = (launch.get("environment") or {}).get("type") == "azure" and (launch.get("builder") or {}).get("type") == "kaniko"
+    azure_kaniko = (launch.get("environment") or {}).get("type") == "azure" and (launch.get("builder") or {}).get(
+        "type"
+    ) == "kaniko"
     if args.azure_storage_key_env:
-        layer["kaniko"] = {"azureStorage": {"accessKey": _secret_from_env(args.azure_storage_key_env, "--azure-storage-key-env")}}
+        layer["kaniko"] = {
+            "azureStorage": {"accessKey": _secret_from_env(args.azure_storage_key_env, "--azure-storage-key-env")}
+        }
     elif azure_kaniko and not ((merged.get("kaniko") or {}).get("azureStorage") or {}).get("accessKey"):
-        raise InputError("--azure-storage-key-env", "kaniko on Azure needs the storage account key (secret azure-storage-access-key)", "give --azure-storage-key-env AZURE_STORAGE_KEY")
+        raise InputError(
+            "--azure-storage-key-env",
+            "kaniko on Azure needs the storage account key (secret azure-storage-access-key)",
+            "give --azure-storage-key-env AZURE_STORAGE_KEY",
+        )
     return layer
 
 
@@ -73,11 +103,17 @@ def checked_values(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]],
     problems = selfcheck.agent_config_problems(config)
     if problems:
         where = "launchConfig" + (f" (from {', '.join(args.values)})" if args.values else "")
-        raise InputError(where, f"the agent would refuse it: {problems[0]}", "fix the values, or regenerate them with `wandb-launch values`")
+        raise InputError(
+            where,
+            f"the agent would refuse it: {problems[0]}",
+            "fix the values, or regenerate them with `wandb-launch values`",
+        )
     return chart, layers, merged
 
 
-def _watch_rollout(args: argparse.Namespace, api: Any, merged: dict[str, Any], progress: Any, stop: threading.Event) -> None:
+def _watch_rollout(
+    args: argparse.Namespace, api: Any, merged: dict[str, Any], progress: Any, stop: threading.Event
+) -> None:
     """Progress while helm waits: the agent Deployment's readiness and its pods' state."""
     from kubernetes import client
 
@@ -88,7 +124,9 @@ def _watch_rollout(args: argparse.Namespace, api: Any, merged: dict[str, Any], p
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     while not stop.wait(1.0):
         try:
-            deployments = apps.list_namespaced_deployment(namespace, label_selector=instance_selector(args.release)).items
+            deployments = apps.list_namespaced_deployment(
+                namespace, label_selector=instance_selector(args.release)
+            ).items
             if not deployments:
                 progress.step(f"helm is applying the chart to {namespace}")
                 continue
@@ -96,9 +134,15 @@ def _watch_rollout(args: argparse.Namespace, api: Any, merged: dict[str, Any], p
             pods = core.list_namespaced_pod(namespace, label_selector=instance_selector(args.release)).items
             states = []
             for p in pods:
-                waiting = [s.state.waiting.reason for s in p.status.container_statuses or [] if s.state and s.state.waiting]
-                states.append(f"{p.metadata.name[-5:]} {p.status.phase}{' (' + ', '.join(waiting) + ')' if waiting else ''}")
-            progress.step(f"waiting for the agent: {d.status.ready_replicas or 0}/{d.spec.replicas} ready; pods: {'; '.join(states) or 'none yet'}")
+                waiting = [
+                    s.state.waiting.reason for s in p.status.container_statuses or [] if s.state and s.state.waiting
+                ]
+                states.append(
+                    f"{p.metadata.name[-5:]} {p.status.phase}{' (' + ', '.join(waiting) + ')' if waiting else ''}"
+                )
+            progress.step(
+                f"waiting for the agent: {d.status.ready_replicas or 0}/{d.spec.replicas} ready; pods: {'; '.join(states) or 'none yet'}"
+            )
         except Exception:  # progress is best effort; helm's answer decides
             continue
 
@@ -119,9 +163,15 @@ def run(args: argparse.Namespace) -> int:
     except InputError:
         exists = False
     if exists and not upgrade:
-        raise InputError("--release", f"release {args.release!r} already exists in namespace {args.namespace}", "use `upgrade`, or another --release")
+        raise InputError(
+            "--release",
+            f"release {args.release!r} already exists in namespace {args.namespace}",
+            "use `upgrade`, or another --release",
+        )
     if upgrade and not exists:
-        raise InputError("--release", f"release {args.release!r} not found in namespace {args.namespace}", "use `install` first")
+        raise InputError(
+            "--release", f"release {args.release!r} not found in namespace {args.namespace}", "use `install` first"
+        )
     progress = output.Progress(quiet=args.output != "table")
     stop = threading.Event()
     watcher = threading.Thread(target=_watch_rollout, args=(args, api, merged, progress, stop), daemon=True)
@@ -149,7 +199,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         stop.set()
-    progress.done(f"{'upgraded' if upgrade else 'installed'} {args.release}: revision {revision.revision}, {revision.status.value}")
+    progress.done(
+        f"{'upgraded' if upgrade else 'installed'} {args.release}: revision {revision.revision}, {revision.status.value}"
+    )
     status = status_cmd.collect(args, api=api, helm=helm)
     print(status_cmd.render(status) if args.output == "table" else output.dump(status, args.output))
     return 0

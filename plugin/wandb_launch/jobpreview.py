@@ -135,7 +135,10 @@ def assemble(queue_config: Mapping[str, Any], run: RunInputs) -> Preview:
         _label_pods(job, LABEL_MONITOR, "true")
         _label_pods(job, LABEL_AGENT, run.agent_name)
         inject_restricted_security_context(job)
-        notes = ["custom object: no Job defaults; env, labels and securityContext only", "WANDB_API_KEY is set as a plain value, not a secretKeyRef"]
+        notes = [
+            "custom object: no Job defaults; env, labels and securityContext only",
+            "WANDB_API_KEY is set as a plain value, not a secretKeyRef",
+        ]
         return Preview(job, namespace, namespace_source, True, notes, list(env), {}, K8S_RESTRICTED_SECURITY_CONTEXT)
 
     job: dict[str, Any] = {"apiVersion": "batch/v1", "kind": "Job"}
@@ -185,7 +188,9 @@ def assemble(queue_config: Mapping[str, Any], run: RunInputs) -> Preview:
     _label_pods(job, LABEL_MONITOR, "true")
     _label_pods(job, LABEL_AGENT, run.agent_name)
     inject_restricted_security_context(job)
-    return Preview(job, namespace, namespace_source, False, defaults, list(env), api_key_ref, K8S_RESTRICTED_SECURITY_CONTEXT)
+    return Preview(
+        job, namespace, namespace_source, False, defaults, list(env), api_key_ref, K8S_RESTRICTED_SECURITY_CONTEXT
+    )
 
 
 def _pods(manifest: Any):
@@ -222,7 +227,12 @@ def pod_template(job: Mapping[str, Any]) -> dict[str, Any] | None:
     template = (job.get("spec") or {}).get("template")
     if not isinstance(template, Mapping):
         return None
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": copy.deepcopy(dict(template.get("metadata") or {})), "spec": copy.deepcopy(dict(template.get("spec") or {}))}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": copy.deepcopy(dict(template.get("metadata") or {})),
+        "spec": copy.deepcopy(dict(template.get("spec") or {})),
+    }
     pod["metadata"]["generateName"] = "wandb-launch-preview-"
     pod["metadata"].pop("name", None)
     return pod

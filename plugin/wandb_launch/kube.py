@@ -16,7 +16,9 @@ def connect(args: argparse.Namespace) -> Any:
 
     configuration = client.Configuration()
     try:
-        config.load_kube_config(config_file=args.kubeconfig, context=args.kube_context, client_configuration=configuration)
+        config.load_kube_config(
+            config_file=args.kubeconfig, context=args.kube_context, client_configuration=configuration
+        )
     except (ConfigException, FileNotFoundError, OSError) as e:
         try:
             config.load_incluster_config(client_configuration=configuration)
@@ -25,7 +27,11 @@ def connect(args: argparse.Namespace) -> Any:
             reason = (str(e).splitlines() or ["no kubeconfig"])[0]
             if args.kubeconfig:
                 reason = f"{args.kubeconfig}: {reason}"
-            raise InputError(where, f"no cluster configured ({reason})", "set KUBECONFIG or --kubeconfig/--kube-context, or run `wandb-launch demo`") from None
+            raise InputError(
+                where,
+                f"no cluster configured ({reason})",
+                "set KUBECONFIG or --kubeconfig/--kube-context, or run `wandb-launch demo`",
+            ) from None
     configuration.retries = False
     # verify sends many access reviews at once; one connection each.
     configuration.connection_pool_maxsize = 32
@@ -40,7 +46,11 @@ def connect(args: argparse.Namespace) -> Any:
         ) from None
     except client.ApiException as e:
         if e.status in (401, 403):
-            raise InputError("--kubeconfig", f"the cluster at {configuration.host} refused our credentials (HTTP {e.status})", "refresh the kubeconfig credentials") from None
+            raise InputError(
+                "--kubeconfig",
+                f"the cluster at {configuration.host} refused our credentials (HTTP {e.status})",
+                "refresh the kubeconfig credentials",
+            ) from None
         raise
     return api
 

@@ -25,8 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="namespace used when the queue config names none (default: `default`, as in-cluster; with --server-dry-run the context's)",
     )
-    parser.add_argument("--server-dry-run", action="store_true", help="send the Job (and its pod) to the API server with dryRun=All")
-    parser.add_argument("-o", "--output", choices=("table", "yaml", "json"), default="table", help="table: notes then the Job as YAML (default)")
+    parser.add_argument(
+        "--server-dry-run", action="store_true", help="send the Job (and its pod) to the API server with dryRun=All"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "yaml", "json"),
+        default="table",
+        help="table: notes then the Job as YAML (default)",
+    )
     add_cluster_arguments(parser)
 
 
@@ -48,7 +56,11 @@ def read_queue_config(path: str) -> dict[str, Any]:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise InputError(where, f"is neither JSON nor YAML{at}", "fix the syntax") from None
     if not isinstance(data, dict):
-        raise InputError(where, f"is a {type(data).__name__}, not a mapping", "give the Job spec as a mapping (apiVersion, spec, ...)")
+        raise InputError(
+            where,
+            f"is a {type(data).__name__}, not a mapping",
+            "give the Job spec as a mapping (apiVersion, spec, ...)",
+        )
     return data
 
 
@@ -57,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
     queue_config = read_queue_config(args.queue_config)
     api = None
-    context_namespace, context_source = args.context_namespace or "default", (
-        "--context-namespace" if args.context_namespace else "in-cluster the agent has no kube context: `default`"
+    context_namespace, context_source = (
+        args.context_namespace or "default",
+        ("--context-namespace" if args.context_namespace else "in-cluster the agent has no kube context: `default`"),
     )
     if args.server_dry_run:
         from wandb_launch import kube
@@ -81,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         preview = jobpreview.assemble(queue_config, run_inputs)
     except LaunchError as e:
-        raise InputError("queue config", f"the agent refuses it: {e}", "remove that key (the agent sets security itself)") from None
+        raise InputError(
+            "queue config", f"the agent refuses it: {e}", "remove that key (the agent sets security itself)"
+        ) from None
     verdict = dry_run(api, preview) if api is not None else None
     report = {
         "namespace": preview.namespace,
@@ -108,9 +123,17 @@ def print_report(report: dict[str, Any], fmt: str) -> None:
     rows = [
         ("namespace", f"{report['namespace']} ({report['namespaceSource']})"),
         ("defaults", "; ".join(report["defaultsApplied"]) or "none (the queue config sets them)"),
-        ("securityContext", "forced on every container: " + json.dumps(report["forcedSecurityContext"], sort_keys=True)),
+        (
+            "securityContext",
+            "forced on every container: " + json.dumps(report["forcedSecurityContext"], sort_keys=True),
+        ),
         ("env", ", ".join(report["injectedEnv"])),
-        ("api key", f"secretKeyRef {report['apiKeySecretKeyRef']['name']}/{report['apiKeySecretKeyRef']['key']} in {report['namespace']}" if report["apiKeySecretKeyRef"] else "plain value (custom object)"),
+        (
+            "api key",
+            f"secretKeyRef {report['apiKeySecretKeyRef']['name']}/{report['apiKeySecretKeyRef']['key']} in {report['namespace']}"
+            if report["apiKeySecretKeyRef"]
+            else "plain value (custom object)",
+        ),
     ]
     verdict = report.get("serverDryRun")
     if verdict:
@@ -172,7 +195,11 @@ def _send(api: Any, path: str, body: dict[str, Any], what: str) -> dict[str, Any
             message = json.loads(e.body).get("message", e.reason)
         except (TypeError, ValueError):
             message = e.reason
-        return {"accepted": False, "summary": f"{what} DENIED (HTTP {e.status}): {message}", "warnings": _warnings(e.headers or {})}
+        return {
+            "accepted": False,
+            "summary": f"{what} DENIED (HTTP {e.status}): {message}",
+            "warnings": _warnings(e.headers or {}),
+        }
 
 
 def _warnings(headers: Any) -> list[str]:

@@ -40,11 +40,17 @@ def check_destination(uri: str, cloud: str, where: str) -> None:
     if not patterns[cloud].match(bare):
         other = [CLOUD_NAMES[c] for c, p in patterns.items() if c != cloud and p.match(bare)]
         what = f"an {other[0]} URI" if other else "not a registry URI the SDK recognises"
-        raise InputError(where, f"{uri!r} is {what}, not {CLOUD_NAMES[cloud]}", f"give the {CLOUD_NAMES[cloud]} repository of cloud {cloud}")
+        raise InputError(
+            where,
+            f"{uri!r} is {what}, not {CLOUD_NAMES[cloud]}",
+            f"give the {CLOUD_NAMES[cloud]} repository of cloud {cloud}",
+        )
     try:
         validate_registry_uri(uri)
     except ValueError as e:
-        raise InputError(where, f"{uri!r}: {str(e).split('. ')[0]}", "fix the URI (no tag; Artifact Registry needs an image name)") from None
+        raise InputError(
+            where, f"{uri!r}: {str(e).split('. ')[0]}", "fix the URI (no tag; Artifact Registry needs an image name)"
+        ) from None
 
 
 def check_build_context_store(uri: str, cloud: str, where: str) -> None:

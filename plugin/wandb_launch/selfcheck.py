@@ -40,9 +40,7 @@ TARGET_NAMESPACE_NEEDS: tuple[Need, ...] = (
 
 # In its own namespace it also runs kaniko build Jobs (covered above) and keeps the
 # build context in configmaps (builder/kaniko_builder.py).
-AGENT_NAMESPACE_NEEDS: tuple[Need, ...] = TARGET_NAMESPACE_NEEDS + (
-    Need("", "configmaps", ("create", "delete")),
-)
+AGENT_NAMESPACE_NEEDS: tuple[Need, ...] = TARGET_NAMESPACE_NEEDS + (Need("", "configmaps", ("create", "delete")),)
 
 # The SDK's optional "additional services" (rbac.additionalServices in the chart): it
 # creates them, waits for deployments / endpoints / pods, and deletes them by label
@@ -161,7 +159,11 @@ def rbac_probes(
     for ns in namespaces:
         needs = needs_for(ns, agent_namespace, additional_services)
         needed += [Probe(ns, n.group, n.resource, v) for n in needs for v in n.verbs]
-        excess += [(Probe(ns, e.group, e.resource, e.verb), e.why) for e in EXCESS_PER_NAMESPACE if not _granted_by_needs(e, needs)]
+        excess += [
+            (Probe(ns, e.group, e.resource, e.verb), e.why)
+            for e in EXCESS_PER_NAMESPACE
+            if not _granted_by_needs(e, needs)
+        ]
     excess += [(Probe("", e.group, e.resource, e.verb), e.why) for e in EXCESS_CLUSTER_WIDE]
     if OUTSIDE_NAMESPACE not in namespaces:
         excess.append((Probe(OUTSIDE_NAMESPACE, "", "secrets", "get"), "reads secrets outside its namespaces"))
@@ -177,7 +179,7 @@ def check_rbac(
     """Ask the API server (through `review`) about every needed call and every excess right."""
     needed, excess = rbac_probes(agent_namespace, target_namespaces, additional_services)
     answers = review(needed + [p for p, _ in excess])
-    allowed = dict(zip(needed + [p for p, _ in excess], answers))
+    allowed = dict(zip(needed + [p for p, _ in excess], answers, strict=True))
     results: list[Result] = []
     for ns in _namespaces(agent_namespace, target_namespaces):
         missing = [p for p in needed if p.namespace == ns and not allowed[p]]
@@ -270,15 +272,33 @@ def check_pod_security(
         labels = namespace_labels.get(ns)
         kinds = pods_in(ns, agent_namespace, target_namespaces, builder_type)
         if labels is None:
-            results.append(Result(SKIP, "pod-security", ns, "namespace not readable here", "run `wandb-launch verify` as an admin"))
+            results.append(
+                Result(SKIP, "pod-security", ns, "namespace not readable here", "run `wandb-launch verify` as an admin")
+            )
             continue
         if labels == NAMESPACE_MISSING:
-            results.append(Result(FAIL, "pod-security", ns, "namespace does not exist", f"kubectl create namespace {ns}, or remove it from targetNamespaces"))
+            results.append(
+                Result(
+                    FAIL,
+                    "pod-security",
+                    ns,
+                    "namespace does not exist",
+                    f"kubectl create namespace {ns}, or remove it from targetNamespaces",
+                )
+            )
             continue
         assert isinstance(labels, Mapping)
         enforce = labels.get(ENFORCE_LABEL, "privileged")
         if enforce not in LEVELS:
-            results.append(Result(FAIL, "pod-security", ns, f"unknown enforce level {enforce!r}", f"set {ENFORCE_LABEL} to one of {', '.join(LEVELS)}"))
+            results.append(
+                Result(
+                    FAIL,
+                    "pod-security",
+                    ns,
+                    f"unknown enforce level {enforce!r}",
+                    f"set {ENFORCE_LABEL} to one of {', '.join(LEVELS)}",
+                )
+            )
             continue
         denied = [k for k in kinds if not admits(enforce, POD_LEVELS[k])]
         if denied:
@@ -332,9 +352,25 @@ def check_api_key_secrets(
         results.append(Result(SKIP, "api-key", agent_namespace, f"secret {agent_secret} not readable here"))
     else:
         if secret is None:
-            results.append(Result(FAIL, "api-key", agent_namespace, f"secret {agent_secret} is missing", "install with --api-key-env VAR or create the secret"))
+            results.append(
+                Result(
+                    FAIL,
+                    "api-key",
+                    agent_namespace,
+                    f"secret {agent_secret} is missing",
+                    "install with --api-key-env VAR or create the secret",
+                )
+            )
         elif agent_key not in (secret.get("data") or {}):
-            results.append(Result(FAIL, "api-key", agent_namespace, f"secret {agent_secret} has no key {agent_key!r}", "set apiKey.existingSecretKey to the key that holds the API key"))
+            results.append(
+                Result(
+                    FAIL,
+                    "api-key",
+                    agent_namespace,
+                    f"secret {agent_secret} has no key {agent_key!r}",
+                    "set apiKey.existingSecretKey to the key that holds the API key",
+                )
+            )
             secret = None
         else:
             results.append(Result(OK, "api-key", agent_namespace, f"secret {agent_secret} holds the agent's key"))
@@ -346,16 +382,38 @@ def check_api_key_secrets(
         try:
             run_secret = read_secret(ns, name)
         except Forbidden:
-            results.append(Result(FAIL, "api-key", ns, f"the agent may not read secret {name}", "grant secrets get in this namespace"))
+            results.append(
+                Result(
+                    FAIL, "api-key", ns, f"the agent may not read secret {name}", "grant secrets get in this namespace"
+                )
+            )
             continue
         if run_secret is None:
-            results.append(Result(WARN, "api-key", ns, f"secret {name} is missing; the agent creates it at the first run"))
+            results.append(
+                Result(WARN, "api-key", ns, f"secret {name} is missing; the agent creates it at the first run")
+            )
             continue
         value = (run_secret.get("data") or {}).get("password")
         if value is None:
-            results.append(Result(FAIL, "api-key", ns, f"secret {name} has no key 'password'; runs fail", f"kubectl -n {ns} delete secret {name} (the agent recreates it)"))
+            results.append(
+                Result(
+                    FAIL,
+                    "api-key",
+                    ns,
+                    f"secret {name} has no key 'password'; runs fail",
+                    f"kubectl -n {ns} delete secret {name} (the agent recreates it)",
+                )
+            )
         elif agent_value is not None and value != agent_value:
-            results.append(Result(FAIL, "api-key", ns, f"secret {name} holds another key than the agent's; runs fail", f"kubectl -n {ns} delete secret {name}, then upgrade the release"))
+            results.append(
+                Result(
+                    FAIL,
+                    "api-key",
+                    ns,
+                    f"secret {name} holds another key than the agent's; runs fail",
+                    f"kubectl -n {ns} delete secret {name}, then upgrade the release",
+                )
+            )
         else:
             results.append(Result(OK, "api-key", ns, f"secret {name} is where runs read it"))
     return results
@@ -376,7 +434,9 @@ AGENT_CONFIG_DEFAULTS: dict[str, Any] = {
 PLACEHOLDER_ENTITY = "<default entity of the API key>"
 
 
-def resolve_launch_config(file_config: Mapping[str, Any] | None, env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+def resolve_launch_config(
+    file_config: Mapping[str, Any] | None, env: Mapping[str, str]
+) -> tuple[dict[str, Any], list[str]]:
     """The agent's order: defaults, the file over them, env, then a missing entity.
 
     Offline the API key's default entity is unknown: a placeholder stands in, and the
@@ -408,9 +468,15 @@ def agent_config_problems(config: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def check_launch_config(file_config: Mapping[str, Any] | None, env: Mapping[str, str], where: str = "launch-config") -> list[Result]:
+def check_launch_config(
+    file_config: Mapping[str, Any] | None, env: Mapping[str, str], where: str = "launch-config"
+) -> list[Result]:
     if file_config is not None and not isinstance(file_config, Mapping):
-        return [Result(FAIL, "launch-config", "", f"{where} is not a mapping", "write launch-config.yaml as key: value pairs")]
+        return [
+            Result(
+                FAIL, "launch-config", "", f"{where} is not a mapping", "write launch-config.yaml as key: value pairs"
+            )
+        ]
     config, notes = resolve_launch_config(file_config, env)
     problems = agent_config_problems(config)
     if problems:
@@ -516,7 +582,9 @@ def run_checks(
     labels = {ns: namespace_labels(ns) for ns in _namespaces(agent_namespace, target_namespaces)}
     results += check_pod_security(labels, agent_namespace, target_namespaces, builder_type)
     if release:
-        results += check_api_key_secrets(read_secret, agent_namespace, target_namespaces, release, existing_secret, existing_key)
+        results += check_api_key_secrets(
+            read_secret, agent_namespace, target_namespaces, release, existing_secret, existing_key
+        )
     else:
         results.append(Result(SKIP, "api-key", agent_namespace, "release name unknown", "pass --release"))
     return results
@@ -527,15 +595,24 @@ def format_table(results: Sequence[Result]) -> str:
     headers = ("STATUS", "CHECK", "NAMESPACE", "DETAIL")
     rows = [(r.status, r.check, r.namespace, r.detail + (f" -> fix: {r.fix}" if r.fix else "")) for r in results]
     widths = [max(len(str(x[i])) for x in [headers, *rows]) for i in range(3)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3] for row in [headers, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        for row in [headers, *rows]
+    ]
     return "\n".join(line.rstrip() for line in lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="selfcheck", description="Check this launch agent install from inside the cluster.")
+    parser = argparse.ArgumentParser(
+        prog="selfcheck", description="Check this launch agent install from inside the cluster."
+    )
     parser.add_argument("--agent-namespace", required=True)
     parser.add_argument("--target-namespaces", required=True, help="comma-separated")
-    parser.add_argument("--release", default=os.environ.get("WANDB_RELEASE_NAME", ""), help="Helm release (names the API-key secret); without it that check is skipped")
+    parser.add_argument(
+        "--release",
+        default=os.environ.get("WANDB_RELEASE_NAME", ""),
+        help="Helm release (names the API-key secret); without it that check is skipped",
+    )
     parser.add_argument("--config", default=os.path.expanduser("~/.config/wandb/launch-config.yaml"))
     parser.add_argument("--additional-services", action="store_true")
     parser.add_argument("--existing-secret", default="")

@@ -50,12 +50,16 @@ def collect(args: argparse.Namespace, api: Any = None, helm: Any = None) -> dict
             "replicas": d.spec.replicas or 0,
             "readyReplicas": d.status.ready_replicas or 0,
             "updatedReplicas": d.status.updated_replicas or 0,
-            "conditions": [f"{c.type}={c.status}" + (f" ({c.reason})" if c.reason else "") for c in d.status.conditions or []],
+            "conditions": [
+                f"{c.type}={c.status}" + (f" ({c.reason})" if c.reason else "") for c in d.status.conditions or []
+            ],
         }
         selector = ",".join(f"{k}={v}" for k, v in (d.spec.selector.match_labels or {}).items())
         for p in core.list_namespaced_pod(agent_ns, label_selector=selector).items:
             statuses = p.status.container_statuses or []
-            waiting = [s.state.waiting.reason for s in statuses if s.state and s.state.waiting and s.state.waiting.reason]
+            waiting = [
+                s.state.waiting.reason for s in statuses if s.state and s.state.waiting and s.state.waiting.reason
+            ]
             pods.append(
                 {
                     "name": p.metadata.name,
@@ -147,11 +151,21 @@ def render(status: dict[str, Any]) -> str:
     ]
     parts = [output.table(("", ""), rows).split("\n", 1)[1]]
     if status["pods"]:
-        parts.append(output.table(("POD", "PHASE", "READY", "RESTARTS", "NODE", "REASON"), [(p["name"], p["phase"], p["ready"], p["restarts"], p["node"], p["reason"]) for p in status["pods"]]))
+        parts.append(
+            output.table(
+                ("POD", "PHASE", "READY", "RESTARTS", "NODE", "REASON"),
+                [(p["name"], p["phase"], p["ready"], p["restarts"], p["node"], p["reason"]) for p in status["pods"]],
+            )
+        )
     else:
         parts.append("no agent pods")
     if status["warnings"]:
-        parts.append(output.table(("WHEN", "NAMESPACE", "OBJECT", "KIND", "MESSAGE"), [(_ago(w["time"]), w["namespace"], w["object"], w["kind"], w["message"]) for w in status["warnings"]]))
+        parts.append(
+            output.table(
+                ("WHEN", "NAMESPACE", "OBJECT", "KIND", "MESSAGE"),
+                [(_ago(w["time"]), w["namespace"], w["object"], w["kind"], w["message"]) for w in status["warnings"]],
+            )
+        )
     else:
         parts.append("no warning events")
     return "\n\n".join(parts)

@@ -15,7 +15,9 @@ HELP = "write a values file for the chart from a few per-cloud inputs"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cloud", choices=None, help=f"one of {', '.join(cloudvalues.CLOUDS)} (or key 'cloud' in the spec)")
+    parser.add_argument(
+        "--cloud", choices=None, help=f"one of {', '.join(cloudvalues.CLOUDS)} (or key 'cloud' in the spec)"
+    )
     parser.add_argument("--spec", help="a small YAML spec with the inputs below as keys (flags override it)")
     parser.add_argument("-o", "--output-file", default="-", help="where to write the values (default: stdout)")
     seen: set[str] = set()
@@ -52,7 +54,9 @@ def _read_spec(path: str) -> dict[str, Any]:
     if spec is None:
         return {}
     if not isinstance(spec, dict):
-        raise InputError("--spec", f"{path} is not a mapping of inputs", "write it as key: value lines (cloud: gke, project: ...)")
+        raise InputError(
+            "--spec", f"{path} is not a mapping of inputs", "write it as key: value lines (cloud: gke, project: ...)"
+        )
     return spec
 
 

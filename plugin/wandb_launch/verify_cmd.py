@@ -148,7 +148,11 @@ def verify_release(args: argparse.Namespace, api: Any = None, helm: Any = None) 
     agent_ns = chartvalues.agent_namespace(values, args.namespace)
     deployment = _agent_deployment(api, agent_ns, args.release)
     if deployment is None:
-        raise InputError("--release", f"no agent Deployment of release {args.release!r} in namespace {agent_ns}", "check `wandb-launch status`, or upgrade the release")
+        raise InputError(
+            "--release",
+            f"no agent Deployment of release {args.release!r} in namespace {agent_ns}",
+            "check `wandb-launch status`, or upgrade the release",
+        )
     pod_spec = deployment.spec.template.spec
     env = {e.name: e.value for c in pod_spec.containers[:1] for e in (c.env or []) if e.value is not None}
     launch = _mounted_launch_config(api, agent_ns, deployment)
@@ -180,7 +184,12 @@ def render(results: Sequence[selfcheck.Result], show_all: bool) -> str:
     verdict = "FAILED" if selfcheck.failed(results) else "passed"
     lines = []
     if shown:
-        lines.append(output.table(("STATUS", "CHECK", "NAMESPACE", "DETAIL", "FIX"), [(r.status, r.check, r.namespace, r.detail, r.fix) for r in shown]))
+        lines.append(
+            output.table(
+                ("STATUS", "CHECK", "NAMESPACE", "DETAIL", "FIX"),
+                [(r.status, r.check, r.namespace, r.detail, r.fix) for r in shown],
+            )
+        )
     lines.append(f"verify {verdict}: {summary}" + ("" if show_all else " (--all lists the passing checks)"))
     return "\n".join(lines)
 

@@ -43,7 +43,9 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     return run
 
 
-def run_process(*argv: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def run_process(
+    *argv: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
     """The installed `wandb-launch` console script, as a user runs it."""
     return subprocess.run(
         [str(VENV_BIN / "wandb-launch"), *argv],

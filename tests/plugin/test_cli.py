@@ -75,19 +75,37 @@ def test_missing_kubeconfig_names_the_flag(cli, tmp_path: Path) -> None:
     assert "--kubeconfig: no cluster configured" in line and str(tmp_path / "none") in line
 
 
-def test_install_checks_values_and_key_before_any_cluster(cli, tmp_path: Path, dead_kubeconfig: Path, monkeypatch) -> None:
+def test_install_checks_values_and_key_before_any_cluster(
+    cli, tmp_path: Path, dead_kubeconfig: Path, monkeypatch
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("launchConfig:\n  queues: [q]\n  builder: {type: kaniko, destination: myacr.azurecr.io/team/img}\n")
     result = cli("install", "-f", str(bad), "--api-key-env", "K", "--kubeconfig", str(dead_kubeconfig))
     assert result.code == 2
     assert "launchConfig (from " in one_line_error(result) and "may not include a tag" in result.err
     monkeypatch.delenv("WANDB_LAUNCH_TEST_KEY", raising=False)
-    result = cli("install", "-f", "values/local.yaml", "--api-key-env", "WANDB_LAUNCH_TEST_KEY", "--kubeconfig", str(dead_kubeconfig))
+    result = cli(
+        "install",
+        "-f",
+        "values/local.yaml",
+        "--api-key-env",
+        "WANDB_LAUNCH_TEST_KEY",
+        "--kubeconfig",
+        str(dead_kubeconfig),
+    )
     assert "--api-key-env: environment variable WANDB_LAUNCH_TEST_KEY is not set" in one_line_error(result)
     result = cli("install", "-f", "values/aks.yaml", "--existing-secret", "k", "--kubeconfig", str(dead_kubeconfig))
     assert "--azure-storage-key-env: kaniko on Azure needs the storage account key" in one_line_error(result)
     monkeypatch.setenv("WANDB_LAUNCH_TEST_KEY", "secret-value-123")
-    result = cli("install", "-f", "values/local.yaml", "--api-key-env", "WANDB_LAUNCH_TEST_KEY", "--kubeconfig", str(dead_kubeconfig))
+    result = cli(
+        "install",
+        "-f",
+        "values/local.yaml",
+        "--api-key-env",
+        "WANDB_LAUNCH_TEST_KEY",
+        "--kubeconfig",
+        str(dead_kubeconfig),
+    )
     assert result.code == 2 and "no cluster reachable" in one_line_error(result)
     assert "secret-value-123" not in result.out + result.err
 
@@ -101,4 +119,7 @@ def test_unknown_values_file_for_install(cli) -> None:
 def test_console_script_exit_code() -> None:
     result = run_process("values", "--cloud", "mars")
     assert result.returncode == 2
-    assert result.stderr.strip() == "wandb-launch values: error: --cloud: unknown cloud 'mars'; use one of: gke, eks, aks, local"
+    assert (
+        result.stderr.strip()
+        == "wandb-launch values: error: --cloud: unknown cloud 'mars'; use one of: gke, eks, aks, local"
+    )

@@ -32,7 +32,9 @@ def helm(tmp_path_factory: pytest.TempPathFactory):
     }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([binary, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False)
+        return subprocess.run(
+            [binary, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False
+        )
 
     installed = run("plugin", "install", str(REPO / "plugin"))
     assert installed.returncode == 0, installed.stderr

@@ -47,9 +47,14 @@ def test_api_key_is_a_secret_ref_named_after_the_release(cli) -> None:
     report = preview(cli, MINIMAL, "--release", "prod")
     env = report["job"]["spec"]["template"]["spec"]["containers"][0]["env"]
     api_key = next(e for e in env if e["name"] == "WANDB_API_KEY")
-    assert api_key == {"name": "WANDB_API_KEY", "valueFrom": {"secretKeyRef": {"name": "wandb-api-key-prod", "key": "password"}}}
+    assert api_key == {
+        "name": "WANDB_API_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "wandb-api-key-prod", "key": "password"}},
+    }
     assert report["apiKeySecretKeyRef"] == {"name": "wandb-api-key-prod", "key": "password"}
-    assert {"WANDB_BASE_URL", "WANDB_PROJECT", "WANDB_ENTITY", "WANDB_RUN_ID", "WANDB_LAUNCH"} <= set(report["injectedEnv"])
+    assert {"WANDB_BASE_URL", "WANDB_PROJECT", "WANDB_ENTITY", "WANDB_RUN_ID", "WANDB_LAUNCH"} <= set(
+        report["injectedEnv"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -69,7 +74,10 @@ def test_namespace_resolution_order(cli, config: dict, namespace: str, source: s
 
 
 def test_queue_config_wins_over_defaults_and_keeps_names(cli) -> None:
-    config = {"metadata": {"name": "fixed"}, "spec": {"backoffLimit": 3, "template": {"spec": {"containers": [{"name": "main", "image": "busybox"}, {}]}}}}
+    config = {
+        "metadata": {"name": "fixed"},
+        "spec": {"backoffLimit": 3, "template": {"spec": {"containers": [{"name": "main", "image": "busybox"}, {}]}}},
+    }
     job = preview(cli, config)["job"]
     assert job["spec"]["backoffLimit"] == 3
     assert "generateName" not in job["metadata"] and job["metadata"]["name"] == "fixed"
@@ -81,13 +89,21 @@ def test_queue_config_wins_over_defaults_and_keeps_names(cli) -> None:
 
 def test_wrapped_queue_config_and_macros(cli, monkeypatch) -> None:
     monkeypatch.setenv("TEAM_BUCKET", "gs://data")
-    config = {"kubernetes": {"spec": {"template": {"spec": {"containers": [{"args": ["${TEAM_BUCKET}", "${project_name}"]}]}}}}}
+    config = {
+        "kubernetes": {
+            "spec": {"template": {"spec": {"containers": [{"args": ["${TEAM_BUCKET}", "${project_name}"]}]}}}
+        }
+    }
     job = preview(cli, config, "--project", "mnist")["job"]
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["gs://data", "mnist"]
 
 
 def test_custom_object_keeps_its_kind_and_gets_env_in_plain_text(cli) -> None:
-    config = {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "spec": {"tasks": [{"template": {"spec": {"containers": [{"name": "w"}]}}}]}}
+    config = {
+        "apiVersion": "batch.volcano.sh/v1alpha1",
+        "kind": "Job",
+        "spec": {"tasks": [{"template": {"spec": {"containers": [{"name": "w"}]}}}]},
+    }
     report = preview(cli, config)
     assert report["customObject"] is True
     container = report["job"]["spec"]["tasks"][0]["template"]["spec"]["containers"][0]

@@ -23,8 +23,19 @@ def test_module_level_imports_are_standard_library_only() -> None:
 def test_runs_standalone_without_the_package_and_says_why_it_cannot_check() -> None:
     # As in the helm test pod: a bare file, no wandb_launch on the path, no service account.
     result = subprocess.run(
-        [sys.executable, "-S", str(REPO / "chart/files/selfcheck.py"), "--agent-namespace", "wandb", "--target-namespaces", "a,b"],
-        capture_output=True, text=True, env={"PATH": "/usr/bin"}, check=False,
+        [
+            sys.executable,
+            "-S",
+            str(REPO / "chart/files/selfcheck.py"),
+            "--agent-namespace",
+            "wandb",
+            "--target-namespaces",
+            "a,b",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin"},
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "selfcheck: error: KUBERNETES_SERVICE_HOST is not set: not running in a pod"
@@ -32,8 +43,13 @@ def test_runs_standalone_without_the_package_and_says_why_it_cannot_check() -> N
 
 @pytest.mark.parametrize(
     ("enforce", "pod_level", "admitted"),
-    [("privileged", "baseline", True), ("baseline", "baseline", True), ("restricted", "baseline", False),
-     ("restricted", "restricted", True), ("baseline", "restricted", True)],
+    [
+        ("privileged", "baseline", True),
+        ("baseline", "baseline", True),
+        ("restricted", "baseline", False),
+        ("restricted", "restricted", True),
+        ("baseline", "restricted", True),
+    ],
 )
 def test_admits(enforce: str, pod_level: str, admitted: bool) -> None:
     assert selfcheck.admits(enforce, pod_level) is admitted
@@ -47,7 +63,10 @@ def test_pod_security_per_namespace() -> None:
         "open": {},
         "gone": selfcheck.NAMESPACE_MISSING,
     }
-    results = {r.namespace: r for r in selfcheck.check_pod_security(labels, "wandb", ["runs", "strict", "open", "gone"], "kaniko")}
+    results = {
+        r.namespace: r
+        for r in selfcheck.check_pod_security(labels, "wandb", ["runs", "strict", "open", "gone"], "kaniko")
+    }
     assert results["wandb"].status == "fail" and "kaniko build pods" in results["wandb"].detail
     assert results["wandb"].fix.endswith("pod-security.kubernetes.io/enforce=baseline")
     assert results["runs"].status == "ok"
@@ -64,7 +83,9 @@ def test_excess_probes_skip_what_additional_services_need() -> None:
     listing = selfcheck.Probe("runs", "", "secrets", "list")
     assert listing in [p for p, _ in plain]
     assert listing not in [p for p, _ in extra]
-    assert selfcheck.Probe("", "", "secrets", "get") in [p for p, _ in plain], "cluster-wide secret reads are always flagged"
+    assert selfcheck.Probe("", "", "secrets", "get") in [p for p, _ in plain], (
+        "cluster-wide secret reads are always flagged"
+    )
 
 
 def test_launch_config_resolution_follows_the_agent() -> None:
@@ -93,5 +114,5 @@ def test_agent_config_refusals(config: dict, problem: str) -> None:
 
 def test_format_table_shows_fix() -> None:
     text = selfcheck.format_table([selfcheck.Result("fail", "rbac", "ns", "may not get pods", "grant it")])
-    assert text.splitlines()[1].split() [:3] == ["fail", "rbac", "ns"]
+    assert text.splitlines()[1].split()[:3] == ["fail", "rbac", "ns"]
     assert "-> fix: grant it" in text

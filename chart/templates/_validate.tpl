@@ -30,6 +30,9 @@ reaches a cluster. URI rules are the SDK's own regexes (wandb/sdk/launch/utils.p
 {{- if and $v.namespace.name (or (gt (len $v.namespace.name) 63) (not (regexMatch $dns1123 $v.namespace.name))) -}}
 {{- include "wandb-launch.fail" (printf "namespace.name %q is not a valid namespace name; use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit" $v.namespace.name) -}}
 {{- end -}}
+{{- if and $v.namespace.create (not $v.namespace.name) -}}
+{{- include "wandb-launch.fail" "namespace.name is required when namespace.create is true; name the namespace to create (the release namespace exists before the chart is installed)" -}}
+{{- end -}}
 {{- range $i, $ns := $v.targetNamespaces -}}
 {{- if or (gt (len $ns) 63) (not (regexMatch $dns1123 $ns)) -}}
 {{- include "wandb-launch.fail" (printf "targetNamespaces[%d] %q is not a valid namespace name; use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit" $i $ns) -}}

@@ -52,6 +52,8 @@ CASES: list[tuple[str, Path, dict[str, Any], str]] = [
      "does not belong to launchConfig.environment.type gcp; set it to gs://<bucket>/<prefix>"),
     ("invalid-namespace-name", GKE, {**KEY, "namespace": {"name": "Wandb_NS"}},
      "namespace.name \"Wandb_NS\" is not a valid namespace name; use at most 63 lower-case letters"),
+    ("create-namespace-without-name", REPO / "chart" / "ci" / "default-values.yaml", {"namespace": {"create": True}},
+     "namespace.name is required when namespace.create is true"),
     ("invalid-target-namespace", GKE, {**KEY, "targetNamespaces": ["default", "runs-"]},
      "targetNamespaces[1] \"runs-\" is not a valid namespace name"),
     ("too-long-namespace", GKE, {**KEY, "namespace": {"name": "n" * 64}},

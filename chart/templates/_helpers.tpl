@@ -97,6 +97,10 @@ password
 {{- end -}}
 {{- end -}}
 
+{{- define "wandb-launch.kanikoCredentialsSecretName" -}}
+{{- printf "%s-kaniko-credentials" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "wandb-launch.kanikoPvcName" -}}
 {{- if .Values.kaniko.pvc.existingClaim -}}
 {{- .Values.kaniko.pvc.existingClaim -}}
@@ -209,6 +213,10 @@ launch-config.yaml: the structured values in the SDK's own key spelling
 {{- with $b.buildJobName }}{{ $_ := set $builder "build-job-name" . }}{{ end -}}
 {{- with $b.secretName }}{{ $_ := set $builder "secret-name" . }}{{ end -}}
 {{- with $b.secretKey }}{{ $_ := set $builder "secret-key" . }}{{ end -}}
+{{- if .Values.kaniko.buildCredentials.value -}}
+{{- $_ := set $builder "secret-name" (include "wandb-launch.kanikoCredentialsSecretName" .) -}}
+{{- $_ := set $builder "secret-key" "credentials" -}}
+{{- end -}}
 {{- with $b.kanikoImage }}{{ $_ := set $builder "kaniko-image" . }}{{ end -}}
 {{- with $b.kanikoConfig }}{{ $_ := set $builder "kaniko-config" (deepCopy .) }}{{ end -}}
 {{- $_ := set $cfg "builder" $builder -}}

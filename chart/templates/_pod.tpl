@@ -102,7 +102,7 @@ Pieces of the agent pod that the `helm test` pod shares: same image, env, config
 {{/* Changes whenever a secret the chart writes (or the name of one it reads) changes, so the pod restarts. */}}
 {{- define "wandb-launch.secretChecksum" -}}
 {{- $v := .Values -}}
-{{- list $v.apiKey.value $v.apiKey.existingSecret $v.apiKey.existingSecretKey $v.kaniko.dockerConfig.json $v.kaniko.dockerConfig.existingSecret $v.kaniko.azureStorage.accessKey $v.git.credentials $v.git.existingSecret | toJson | sha256sum -}}
+{{- list $v.apiKey.value $v.apiKey.existingSecret $v.apiKey.existingSecretKey $v.kaniko.buildCredentials.value $v.kaniko.dockerConfig.json $v.kaniko.dockerConfig.existingSecret $v.kaniko.azureStorage.accessKey $v.git.credentials $v.git.existingSecret | toJson | sha256sum -}}
 {{- end -}}
 
 {{/* Checkov checks the agent does not meet by design, each with its reason. */}}

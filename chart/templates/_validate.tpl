@@ -66,6 +66,9 @@ reaches a cluster. URI rules are the SDK's own regexes (wandb/sdk/launch/utils.p
 {{- if and $v.kaniko.pvc.create $v.kaniko.pvc.existingClaim -}}
 {{- include "wandb-launch.fail" "kaniko.pvc.create and kaniko.pvc.existingClaim are both set; keep one of them" -}}
 {{- end -}}
+{{- if and $v.kaniko.buildCredentials.value (or $b.secretName $b.secretKey) -}}
+{{- include "wandb-launch.fail" "kaniko.buildCredentials.value and launchConfig.builder.secretName are both set; keep one of them" -}}
+{{- end -}}
 {{- if and $v.kaniko.dockerConfig.json $v.kaniko.dockerConfig.existingSecret -}}
 {{- include "wandb-launch.fail" "kaniko.dockerConfig.json and kaniko.dockerConfig.existingSecret are both set; keep one of them" -}}
 {{- end -}}

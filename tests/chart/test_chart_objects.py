@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from chartlib import CHART, RELEASE, helm_template, objects_of, one, scenario_values
+from chartlib import CHART, RELEASE, helm_template, launch_config, objects_of, one, scenario_values
 
 CHART_YAML = yaml.safe_load((CHART / "Chart.yaml").read_text())
 
@@ -144,3 +144,16 @@ def test_secret_checksum_follows_the_api_key() -> None:
         return one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
 
     assert checksum("key-one") != checksum("key-two")
+
+
+def test_build_credentials_secret_feeds_the_builder(values_file: Path, docs: list[dict[str, Any]]) -> None:
+    values = scenario_values(values_file)
+    builder = launch_config(docs)["builder"]
+    secrets = {s["metadata"]["name"]: s for s in objects_of(docs, "Secret")}
+    if values["kaniko"]["buildCredentials"]["value"]:
+        name = builder["secret-name"]
+        assert builder["secret-key"] == "credentials"
+        assert secrets[name]["metadata"]["namespace"] == agent_ns(docs)
+        assert set(secrets[name]["data"]) == {"credentials"}
+    else:
+        assert builder.get("secret-name", "") == values["launchConfig"]["builder"]["secretName"]

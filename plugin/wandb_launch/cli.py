@@ -46,17 +46,18 @@ def build_parser() -> Parser:
         module.add_arguments(command) if name != "upgrade" else module.add_arguments(command, upgrade=True)
         command.set_defaults(module=module_name, command=name)
     demo = sub.add_parser("demo", help=DEMO_HELP, description=DEMO_HELP, add_help=False)
-    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
-    demo.set_defaults(module="wandb_launch.demo", command="demo")
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER, help="see wandb-launch demo --help")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:
+        # The demo parses its own flags (--help included): hand them over untouched.
+        return _run_demo(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         module = importlib.import_module(args.module)
-        if args.command == "demo":
-            return int(module.main(args.demo_args) or 0)
         return int(module.run(args) or 0)
     except InputError as e:
         print(f"wandb-launch {args.command}: error: {e}", file=sys.stderr)
@@ -64,6 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"wandb-launch {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _run_demo(argv: list[str]) -> int:
+    try:
+        demo = importlib.import_module("wandb_launch.demo")
+        return int(demo.main(argv) or 0)
+    except InputError as e:
+        print(f"wandb-launch demo: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import Any
 from wandb_launch.clusterargs import add_cluster_arguments
 from wandb_launch.errors import EXIT_FAILED_CHECKS, InputError
 
+IMAGE_PLACEHOLDER = "<image of the run>"
 HELP = "print the Job the agent submits for a queue config (--server-dry-run: ask the API server)"
 
 
@@ -18,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("queue_config", nargs="?", default="-", help="queue config file, JSON or YAML (default: stdin)")
     parser.add_argument("--entity", default="my-entity", help="entity of the run (for names and env)")
     parser.add_argument("--project", default="my-project", help="project of the run (for names and env)")
-    parser.add_argument("--image", default="<image of the run>", help="the run's image")
+    parser.add_argument("--image", default=IMAGE_PLACEHOLDER, help="the run's image")
     parser.add_argument("--base-url", default="https://api.wandb.ai", help="WANDB_BASE_URL of the agent")
     parser.add_argument(
         "--context-namespace",
@@ -89,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
         context_namespace_source=context_source,
         env=dict(os.environ),
     )
+    if args.server_dry_run:
+        # The API server validates label values and names: placeholders it accepts.
+        run_inputs.run_id, run_inputs.run_name, run_inputs.agent_name = "preview0run0id", "preview-run", "preview-agent"
+        if args.image == IMAGE_PLACEHOLDER:
+            run_inputs.image = "registry.invalid/wandb-launch/preview:latest"
     from wandb.sdk.launch.errors import LaunchError
 
     try:

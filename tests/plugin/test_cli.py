@@ -16,7 +16,7 @@ from .conftest import one_line_error, run_process
 HEAVY = ("wandb", "kubernetes", "pyhelm3", "pydantic")
 
 
-@pytest.mark.parametrize("command", [*COMMANDS, "--version"])
+@pytest.mark.parametrize("command", [*COMMANDS, "demo", "--version"])
 def test_help_of_every_command(cli, command: str) -> None:
     result = cli(command, "--help") if command != "--version" else cli("--version")
     assert result.code == 0

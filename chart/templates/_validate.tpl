@@ -39,6 +39,17 @@ reaches a cluster. URI rules are the SDK's own regexes (wandb/sdk/launch/utils.p
 {{- end -}}
 {{- end -}}
 
+{{- range $key, $_ := $v.namespace.labels -}}
+{{- if hasPrefix "pod-security.kubernetes.io/" $key -}}
+{{- include "wandb-launch.fail" (printf "namespace.labels sets %s; set the level in namespace.podSecurity instead" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- range $key, $_ := $v.podLabels -}}
+{{- if hasPrefix "app.kubernetes.io/" $key -}}
+{{- include "wandb-launch.fail" (printf "podLabels sets %s, which the chart owns (the Deployment selects on it); use another label key" $key) -}}
+{{- end -}}
+{{- end -}}
+
 {{- /* Service account */ -}}
 {{- if and (not $v.serviceAccount.create) (not $v.serviceAccount.name) -}}
 {{- include "wandb-launch.fail" "serviceAccount.name is required when serviceAccount.create is false; name the existing service account the agent runs as" -}}

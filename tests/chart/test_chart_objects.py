@@ -157,3 +157,13 @@ def test_build_credentials_secret_feeds_the_builder(values_file: Path, docs: lis
         assert set(secrets[name]["data"]) == {"credentials"}
     else:
         assert builder.get("secret-name", "") == values["launchConfig"]["builder"]["secretName"]
+
+
+def test_selfcheck_config_map_carries_the_script_unchanged(docs: list[dict[str, Any]]) -> None:
+    maps = [cm for cm in objects_of(docs, "ConfigMap") if "selfcheck.py" in cm.get("data", {})]
+    if not objects_of(docs, "Pod"):
+        assert maps == []
+        return
+    (selfcheck,) = maps
+    script = (CHART.parent / "plugin" / "wandb_launch" / "selfcheck.py").read_text()
+    assert selfcheck["data"]["selfcheck.py"] == script

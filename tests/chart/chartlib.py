@@ -57,8 +57,12 @@ def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([tool("helm"), *args], capture_output=True, text=True, check=False)
 
 
-def helm_template(*args: str, release: str = RELEASE, namespace: str = RELEASE_NAMESPACE) -> subprocess.CompletedProcess[str]:
-    return run_helm("template", release, str(CHART), "--namespace", namespace, "--kube-version", RENDER_KUBE_VERSION, *args)
+def helm_template(
+    *args: str, release: str = RELEASE, namespace: str = RELEASE_NAMESPACE
+) -> subprocess.CompletedProcess[str]:
+    return run_helm(
+        "template", release, str(CHART), "--namespace", namespace, "--kube-version", RENDER_KUBE_VERSION, *args
+    )
 
 
 @cache

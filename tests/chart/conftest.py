@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from chartlib import ALL_VALUES, rendered, values_id
 
 

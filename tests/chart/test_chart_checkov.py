@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from chartlib import ALL_VALUES, rendered_text, tool, values_id
 
 SKIP_ANNOTATION = re.compile(r"^checkov\.io/skip\d+$")
@@ -29,7 +28,9 @@ def checkov_summaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dic
     result = subprocess.run(
         # Not --quiet: its JSON drops the passed checks, which the per-file counts need.
         [tool("checkov"), "-d", str(out), "--framework", "kubernetes", "--compact", "--skip-download", "-o", "json"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.stdout.strip(), result.stderr
     report = json.loads(result.stdout)
@@ -48,8 +49,10 @@ def checkov_summaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dic
 @pytest.mark.parametrize("values_file", ALL_VALUES, ids=values_id)
 def test_checkov_has_no_failures(values_file: Path, checkov_summaries: dict[str, dict[str, Any]]) -> None:
     summary = checkov_summaries[scenario_file_name(values_file)]
-    print(f"checkov {values_id(values_file)}: passed={summary['passed']} failed={summary['failed']} "
-          f"skipped={summary['skipped']}")
+    print(
+        f"checkov {values_id(values_file)}: passed={summary['passed']} failed={summary['failed']} "
+        f"skipped={summary['skipped']}"
+    )
     assert summary["passed"] > 0
     assert summary["failures"] == []
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Iterator
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
-
 from chartlib import CHART, REPO
 
 
@@ -74,8 +74,13 @@ def test_every_schema_property_has_a_description() -> None:
 def test_schema_is_strict_on_what_the_chart_owns() -> None:
     """Objects the chart defines forbid unknown keys; open ones are Kubernetes or SDK types passed through."""
     passed_through = {
-        "global", "podSecurityContext", "securityContext", "resources", "affinity",
-        "launchConfig.builder.kanikoConfig", "launchConfig.extraConfig",
+        "global",
+        "podSecurityContext",
+        "securityContext",
+        "resources",
+        "affinity",
+        "launchConfig.builder.kanikoConfig",
+        "launchConfig.extraConfig",
     }
     assert SCHEMA["additionalProperties"] is False
     for path, node in schema_nodes(SCHEMA):

@@ -6,7 +6,6 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-
 from chartlib import OLDEST_KUBERNETES
 
 NEWEST_KUBERNETES = kubernetes_validate.utils.latest_version()

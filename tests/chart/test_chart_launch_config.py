@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from wandb.sdk.launch.agent.config import AgentConfig
-
 from chartlib import helm_template, launch_config, scenario_values
+from wandb.sdk.launch.agent.config import AgentConfig
 
 # The agent's own defaults (wandb/sdk/launch/_launch.py, resolve_agent_config).
 AGENT_DEFAULTS: dict[str, Any] = {
-    "max_jobs": 1, "max_schedulers": 1, "queues": [], "registry": {}, "builder": {}, "verbosity": 0,
+    "max_jobs": 1,
+    "max_schedulers": 1,
+    "queues": [],
+    "registry": {},
+    "builder": {},
+    "verbosity": 0,
 }
 
 
@@ -45,16 +49,34 @@ def test_structured_values_reach_the_config(values_file: Path, docs: list[dict[s
 
 def test_sdk_key_spelling_and_extra_config_last() -> None:
     result = helm_template(
-        "--set", "apiKey.value=k", "--set", "launchConfig.queues={q}",
-        "--set", "launchConfig.environment.type=aws", "--set", "launchConfig.environment.region=us-east-1",
-        "--set", "launchConfig.builder.type=kaniko",
-        "--set", "launchConfig.builder.destination=123456789012.dkr.ecr.us-east-1.amazonaws.com/runs",
-        "--set", "launchConfig.builder.buildContextStore=s3://bucket/ctx",
-        "--set", "launchConfig.builder.secretName=aws-creds", "--set", "launchConfig.builder.secretKey=credentials",
-        "--set", "launchConfig.builder.kanikoImage=mirror/kaniko:v1", "--set", "launchConfig.builder.buildJobName=build",
-        "--set", "launchConfig.stoppedRunTimeout=30",
-        "--set", "launchConfig.extraConfig.max_jobs=7",
-        "--set", "launchConfig.extraConfig.builder.platform=linux/arm64",
+        "--set",
+        "apiKey.value=k",
+        "--set",
+        "launchConfig.queues={q}",
+        "--set",
+        "launchConfig.environment.type=aws",
+        "--set",
+        "launchConfig.environment.region=us-east-1",
+        "--set",
+        "launchConfig.builder.type=kaniko",
+        "--set",
+        "launchConfig.builder.destination=123456789012.dkr.ecr.us-east-1.amazonaws.com/runs",
+        "--set",
+        "launchConfig.builder.buildContextStore=s3://bucket/ctx",
+        "--set",
+        "launchConfig.builder.secretName=aws-creds",
+        "--set",
+        "launchConfig.builder.secretKey=credentials",
+        "--set",
+        "launchConfig.builder.kanikoImage=mirror/kaniko:v1",
+        "--set",
+        "launchConfig.builder.buildJobName=build",
+        "--set",
+        "launchConfig.stoppedRunTimeout=30",
+        "--set",
+        "launchConfig.extraConfig.max_jobs=7",
+        "--set",
+        "launchConfig.extraConfig.builder.platform=linux/arm64",
     )
     assert result.returncode == 0, result.stderr
     cfg = launch_config([d for d in yaml.safe_load_all(result.stdout) if d])
@@ -70,7 +92,14 @@ def test_sdk_key_spelling_and_extra_config_last() -> None:
     }
     assert cfg["max_jobs"] == 7
     assert cfg["stopped_run_timeout"] == 30
-    assert set(cfg) == {"queues", "max_jobs", "max_schedulers", "secure_mode", "verbosity",
-                        "stopped_run_timeout", "environment", "builder"}
+    assert set(cfg) == {
+        "queues",
+        "max_jobs",
+        "max_schedulers",
+        "secure_mode",
+        "verbosity",
+        "stopped_run_timeout",
+        "environment",
+        "builder",
+    }
     AgentConfig(**resolve_like_the_agent(cfg))
-

@@ -20,7 +20,10 @@ def test_ct_lint() -> None:
     # `helm lint` once per chart/ci/*-values.yaml.
     result = subprocess.run(
         [tool("ct"), "lint", "--config", "ct.yaml"],
-        cwd=REPO, capture_output=True, text=True, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

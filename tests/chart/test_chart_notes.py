@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from chartlib import ALL_VALUES, CHART, RELEASE, one, run_helm, rendered, scenario_values, value_args, values_id
+from chartlib import ALL_VALUES, CHART, RELEASE, one, rendered, run_helm, scenario_values, value_args, values_id
 
 NOTES_PROBE = """apiVersion: v1
 kind: ConfigMap
@@ -35,8 +34,18 @@ def probe_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("values_file", ALL_VALUES, ids=values_id)
 def test_notes(probe_chart: Path, values_file: Path) -> None:
-    result = run_helm("template", RELEASE, str(probe_chart), "--namespace", "default", "--kube-version", "v1.36.3",
-                      "--show-only", "templates/notes-probe.yaml", *value_args(values_file))
+    result = run_helm(
+        "template",
+        RELEASE,
+        str(probe_chart),
+        "--namespace",
+        "default",
+        "--kube-version",
+        "v1.36.3",
+        "--show-only",
+        "templates/notes-probe.yaml",
+        *value_args(values_file),
+    )
     assert result.returncode == 0, result.stderr
     notes = yaml.safe_load(result.stdout)["data"]["notes"]
     docs: list[dict[str, Any]] = rendered(values_file)

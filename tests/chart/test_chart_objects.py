@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from chartlib import CHART, RELEASE, helm_template, launch_config, objects_of, one, scenario_values
 
 CHART_YAML = yaml.safe_load((CHART / "Chart.yaml").read_text())

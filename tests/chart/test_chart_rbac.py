@@ -9,7 +9,6 @@ from types import ModuleType
 from typing import Any
 
 import yaml
-
 from chartlib import REPO, helm_template, objects_of, scenario_values
 
 Permission = tuple[str, str, str]  # (api group, resource, verb)
@@ -99,9 +98,19 @@ def test_one_object_per_namespace_and_name(docs: list[dict[str, Any]]) -> None:
 
 
 def render(*args: str, release: str, namespace: str) -> list[dict[str, Any]]:
-    result = helm_template("--set", "apiKey.value=k", "--set", "launchConfig.queues={q}",
-                           "--set", "rbac.useClusterRole=true", "--set", "targetNamespaces={runs-a,runs-b}",
-                           *args, release=release, namespace=namespace)
+    result = helm_template(
+        "--set",
+        "apiKey.value=k",
+        "--set",
+        "launchConfig.queues={q}",
+        "--set",
+        "rbac.useClusterRole=true",
+        "--set",
+        "targetNamespaces={runs-a,runs-b}",
+        *args,
+        release=release,
+        namespace=namespace,
+    )
     assert result.returncode == 0, result.stderr
     return [d for d in yaml.safe_load_all(result.stdout) if d]
 

@@ -5,7 +5,12 @@ CACHE := $(or $(WANDB_LAUNCH_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/wandb
 export PATH := $(CACHE)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: demo test tools control-plane venv bench
+.PHONY: demo test setup tools control-plane venv bench
+
+# The three set-up steps are independent: run them side by side (the Go builds are CPU-bound,
+# the pip installs mostly wait on the network).
+setup:
+	$(MAKE) -j3 --output-sync=target venv tools control-plane
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -22,11 +27,11 @@ tools:
 control-plane:
 	hack/build-control-plane.sh >/dev/null
 
-test: venv tools control-plane
+test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-demo: venv tools control-plane
+demo: setup
 	$(VENV)/bin/wandb-launch demo
 
-bench: venv tools control-plane
+bench: setup
 	$(VENV)/bin/python -m benchmarks

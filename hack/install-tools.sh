@@ -15,13 +15,37 @@ mkdir -p "$bin"
 export CGO_ENABLED=0
 log() { echo "install-tools: $*" >&2; }
 
-go_tool() {  # name module version
-  local name=$1 module=$2 version=$3 dir="$cache/$1-$3"
+# Builds a command of a Go module through a throwaway main module: `go install m@v`
+# asks the proxy for the module's version list, which it refuses for chart-testing.
+go_tool() {  # name module version package [ldflags]
+  local name=$1 module=$2 version=$3 package=$4 ldflags=${5:-} dir="$cache/$1-$3"
   if [[ ! -x "$dir/$name" ]]; then
     log "building $name $version"
-    GOBIN="$dir" go install -trimpath -ldflags='-s -w' "$module@$version"
+    local work
+    work="$(mktemp -d)"
+    (
+      cd "$work"
+      go mod init "wandb-launch.local/$name" >/dev/null 2>&1
+      go mod edit -require="$module@$version"
+      GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w $ldflags" -o "$dir.tmp/$name" "$package"
+    )
+    rm -rf "$work" "$dir" && mv "$dir.tmp" "$dir"
   fi
   ln -sf "$dir/$name" "$bin/$name"
+}
+
+# What helm's own Makefile stamps in: its version, and the Kubernetes version it assumes
+# offline (taken from its client-go minor; without it `helm template` assumes 1.20).
+helm_ldflags() {
+  local gomod k8s_minor
+  gomod="$(GOFLAGS=-mod=mod go mod download -json "helm.sh/helm/v3@$HELM_VERSION" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
+  k8s_minor="$(awk '$1 == "k8s.io/client-go" {split($2, v, "."); print v[2]}' "$gomod")"
+  local flags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$k8s_minor"
+  done
+  echo "$flags"
 }
 
 python_tools() {
@@ -35,7 +59,7 @@ python_tools() {
   for tool in checkov yamllint yamale; do ln -sf "$dir/bin/$tool" "$bin/$tool"; done
 }
 
-go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
-go_tool ct github.com/helm/chart-testing/v3/ct "$CHART_TESTING_VERSION"
+go_tool helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$(helm_ldflags)"
+go_tool ct github.com/helm/chart-testing/v3 "$CHART_TESTING_VERSION" github.com/helm/chart-testing/v3/ct
 python_tools
 echo "$bin"

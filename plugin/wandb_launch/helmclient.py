@@ -19,11 +19,40 @@ def client(args: argparse.Namespace) -> Any:
 
     if not shutil.which(args.helm_bin):
         raise InputError("--helm-bin", f"{args.helm_bin!r} is not an executable", "install helm or set HELM_BIN")
-    return Client(
+    command = _command_class()(
         executable=args.helm_bin,
         kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
         kubecontext=args.kube_context,
     )
+    return Client(command, executable=args.helm_bin)
+
+
+def _command_class() -> type:
+    from pyhelm3 import Command
+
+    class Helm(Command):  # type: ignore[misc, valid-type]
+        """pyhelm3's Command, reading versions like `v3.22` too.
+
+        A helm built with `go install` (no release ldflags) reports its version as
+        `v3.22`, which pyhelm3 cannot parse as SemVer; pad it to `3.22.0`.
+        """
+
+        def client_version(self) -> Any:
+            import subprocess
+
+            import semver
+
+            out = subprocess.run(
+                [self._executable, "version", "--template", "{{ .Version }}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            core, _, rest = out.stdout.strip().removeprefix("v").partition("-")
+            parts = (core.split(".") + ["0", "0"])[:3]
+            return semver.Version.parse(".".join(parts) + (f"-{rest}" if rest else ""))
+
+    return Helm
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -45,10 +74,16 @@ def release_values(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def release_status(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """`helm status`, with the chart and app version of the last revision (`helm history`),
+    which `helm status -o json` leaves out."""
     from pyhelm3 import errors
 
     try:
-        return run(helm._command.status(args.release, namespace=args.namespace))
+        status = run(helm._command.status(args.release, namespace=args.namespace))
+        last = list(run(helm._command.history(args.release, max_revisions=1, namespace=args.namespace)))[-1:]
+        status["chartRef"] = last[0].get("chart") if last else None
+        status["appVersion"] = last[0].get("app_version") if last else None
+        return status
     except errors.ReleaseNotFoundError:
         raise InputError(
             "--release",

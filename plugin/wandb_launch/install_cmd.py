@@ -150,7 +150,7 @@ def _watch_rollout(
 def run(args: argparse.Namespace) -> int:
     from pyhelm3 import errors as helm_errors
 
-    from wandb_launch import helmclient, kube, output, status_cmd
+    from wandb_launch import chartvalues, helmclient, kube, output, status_cmd
 
     upgrade = args.command == "upgrade"
     chart, layers, merged = checked_values(args)
@@ -180,12 +180,15 @@ def run(args: argparse.Namespace) -> int:
         watcher.start()
     try:
         chart_ref = helmclient.run(helm.get_chart(chart.resolve()))
+        # One layer merged the way `helm -f a -f b` merges (pyhelm3 would concatenate lists).
+        values: dict[str, Any] = {}
+        for layer in [*layers, secrets]:
+            values = chartvalues.deep_merge(values, layer)
         revision = helmclient.run(
             helm.install_or_upgrade_release(
                 args.release,
                 chart_ref,
-                *layers,
-                secrets,
+                values,
                 namespace=args.namespace,
                 create_namespace=False,
                 wait=args.wait,

@@ -68,3 +68,33 @@ def current_namespace(args: argparse.Namespace) -> str:
         return context["context"].get("namespace", "default")
     except (ConfigException, FileNotFoundError, StopIteration, OSError, TypeError):
         return "default"
+
+
+def request(
+    api: Any, method: str, path: str, body: Any = None, query: list[tuple[str, str]] | None = None
+) -> tuple[int, Any, Any]:
+    """One raw API call: (HTTP status, decoded JSON body, response headers). No typed models:
+    verify sends thousands of these, and dry runs need the Warning headers."""
+    import json
+
+    from kubernetes.client import ApiException
+
+    params = api.param_serialize(
+        method=method,
+        resource_path=path,
+        query_params=query or [],
+        header_params={"Content-Type": "application/json", "Accept": "application/json"},
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    try:
+        response = api.call_api(*params)
+        response.read()
+        status, data, headers = response.status, response.data, response.headers
+    except ApiException as e:  # some client versions raise on 4xx/5xx
+        status, data, headers = e.status, e.body, e.headers
+    try:
+        decoded = json.loads(data) if data else None
+    except ValueError:
+        decoded = None
+    return status, decoded, headers

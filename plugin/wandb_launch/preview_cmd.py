@@ -181,31 +181,14 @@ def _custom_path(obj: dict[str, Any], namespace: str) -> str:
 
 
 def _send(api: Any, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
-    from kubernetes.client import ApiException
+    from wandb_launch import kube
 
-    try:
-        response = api.call_api(
-            path + "?dryRun=All",
-            "POST",
-            header_params={"Content-Type": "application/json", "Accept": "application/json"},
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=False,
-        )
-        headers = response[2]
-        warnings = _warnings(headers)
+    status, answer, headers = kube.request(api, "POST", path, body, query=[("dryRun", "All")])
+    warnings = _warnings(headers)
+    if 200 <= status < 300:
         return {"accepted": True, "summary": f"{what} accepted", "warnings": warnings}
-    except ApiException as e:
-        try:
-            message = json.loads(e.body).get("message", e.reason)
-        except (TypeError, ValueError):
-            message = e.reason
-        return {
-            "accepted": False,
-            "summary": f"{what} DENIED (HTTP {e.status}): {message}",
-            "warnings": _warnings(e.headers or {}),
-        }
+    message = (answer or {}).get("message", "") if isinstance(answer, dict) else ""
+    return {"accepted": False, "summary": f"{what} DENIED (HTTP {status}): {message}", "warnings": warnings}
 
 
 def _warnings(headers: Any) -> list[str]:
@@ -219,5 +202,6 @@ def _warnings(headers: Any) -> list[str]:
         raw = [value] if value else []
     out = []
     for item in raw:
-        out += [m.group(1) for m in re.finditer(r'\d{3} \S+ "((?:[^"\\]|\\.)*)"', item)] or [item]
+        quoted = [m.group(1) for m in re.finditer(r'\d{3} \S+ "((?:[^"\\]|\\.)*)"', item)]
+        out += [re.sub(r"\\(.)", r"\1", text) for text in quoted] or [item]
     return out

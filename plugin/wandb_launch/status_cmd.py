@@ -35,7 +35,6 @@ def collect(args: argparse.Namespace, api: Any = None, helm: Any = None) -> dict
     agent_ns = chartvalues.agent_namespace(values, args.namespace)
     targets = list(values.get("targetNamespaces") or [])
     launch = chartvalues.launch_config(values)
-    meta = (release.get("chart") or {}).get("metadata") or {}
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     deployments = apps.list_namespaced_deployment(agent_ns, label_selector=instance_selector(args.release)).items
     agent: dict[str, Any] = {"deployment": None}
@@ -77,8 +76,8 @@ def collect(args: argparse.Namespace, api: Any = None, helm: Any = None) -> dict
             "namespace": release.get("namespace"),
             "revision": release.get("version"),
             "status": (release.get("info") or {}).get("status"),
-            "chart": f"{meta.get('name')}-{meta.get('version')}",
-            "appVersion": meta.get("appVersion"),
+            "chart": release.get("chartRef"),
+            "appVersion": release.get("appVersion"),
         },
         "agent": {"namespace": agent_ns, **agent},
         "pods": pods,

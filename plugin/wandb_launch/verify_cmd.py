@@ -7,7 +7,6 @@ agent's service account); the test pod asks for itself (SelfSubjectAccessReview)
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def subject_access_reviewer(api: Any, namespace: str, service_account: str) -> selfcheck.AccessReviewer:
     """Ask the API server's authorizer about a service account (as its own token would)."""
+    from wandb_launch import kube
+
     user = f"system:serviceaccount:{namespace}:{service_account}"
     groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]
 
@@ -38,16 +39,14 @@ def subject_access_reviewer(api: Any, namespace: str, service_account: str) -> s
             "kind": "SubjectAccessReview",
             "spec": {"user": user, "groups": groups, "resourceAttributes": selfcheck.resource_attributes(probe)},
         }
-        response = api.call_api(
-            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-            "POST",
-            header_params={"Content-Type": "application/json", "Accept": "application/json"},
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-        )
-        return bool(json.loads(response.data)["status"].get("allowed"))
+        status, answer, _ = kube.request(api, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body)
+        if status != 201:
+            raise InputError(
+                "verify",
+                f"the API server refused a SubjectAccessReview (HTTP {status})",
+                "run verify as a cluster admin",
+            )
+        return bool(answer["status"].get("allowed"))
 
     def review(probes: Sequence[selfcheck.Probe]) -> list[bool]:
         from concurrent.futures import ThreadPoolExecutor

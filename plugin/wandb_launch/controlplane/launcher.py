@@ -155,12 +155,15 @@ class LocalControlPlane:
                 f"--client-ca-file={pki.ca.cert}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
-                f"--service-account-key-file={pki.service_account_key}",
+                f"--service-account-key-file={pki.service_account_public_key}",
                 f"--service-account-signing-key-file={pki.service_account_key}",
                 "--authorization-mode=Node,RBAC",
                 # The default plugins (PodSecurity, ServiceAccount, NamespaceLifecycle, ...)
                 # stay on; NodeRestriction goes with Node authorization, as on real clusters.
                 "--enable-admission-plugins=NodeRestriction",
+                # Endpoints may not hold loopback addresses, so the `kubernetes` Service gets
+                # none (nothing in-cluster runs to use it); this keeps the log free of retries.
+                "--endpoint-reconciler-type=none",
                 "--allow-privileged=true",
                 "--profiling=false",
                 "--v=1",

@@ -31,8 +31,10 @@ class ControlPlanePki:
     apiserver: CertKey
     admin: CertKey
     controller_manager: CertKey
-    # Private key; the API server derives the public half for --service-account-key-file.
+    # Signs service-account tokens (API server, controller manager).
     service_account_key: Path
+    # Verifies them (--service-account-key-file takes public keys only).
+    service_account_public_key: Path
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:
@@ -153,6 +155,15 @@ def generate_pki(directory: Path, *, service_ip: str) -> ControlPlanePki:
         directory, "controller-manager", ca_cert, ca_key, _name("system:kube-controller-manager"),
         ExtendedKeyUsageOID.CLIENT_AUTH,
     )
+    signing_key = _new_key()
     service_account_key = directory / "service-account.key"
-    _write_key(service_account_key, _new_key())
-    return ControlPlanePki(ca, apiserver, admin, controller_manager, service_account_key)
+    _write_key(service_account_key, signing_key)
+    service_account_public_key = directory / "service-account.pub"
+    service_account_public_key.write_bytes(
+        signing_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return ControlPlanePki(
+        ca, apiserver, admin, controller_manager, service_account_key, service_account_public_key
+    )

@@ -1,0 +1,80 @@
+"""A chart release installed by the cluster tests, and the values every test install uses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .kube import events_for
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "chart"
+VALUES_DIR = REPO / "values"
+API_KEY = "cluster-test-api-key-0000000000000000000000"
+# helm keeps release records here; the agent namespace is the chart's own (namespace.create).
+HELM_NAMESPACE = "default"
+
+
+@dataclass
+class Release:
+    """One installed release of the chart, with the namespaces made for it."""
+
+    name: str
+    agent_namespace: str
+    target_namespaces: list[str]
+    values_args: list[str]
+    cluster: Any
+    uninstalled: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def helm(self, *args: str, check: bool = True):
+        return self.cluster.helm(*args, "-n", HELM_NAMESPACE, check=check)
+
+    def manifest(self) -> list[dict[str, Any]]:
+        text = self.helm("get", "manifest", self.name).stdout
+        return [doc for doc in yaml.safe_load_all(text) if doc]
+
+    def hooks(self) -> list[dict[str, Any]]:
+        text = self.helm("get", "hooks", self.name).stdout
+        return [doc for doc in yaml.safe_load_all(text) if doc]
+
+    def object(self, kind: str) -> dict[str, Any]:
+        """The one rendered object of `kind` (fails when there is not exactly one)."""
+        found = [doc for doc in self.manifest() if doc["kind"] == kind]
+        assert len(found) == 1, f"expected one {kind} in release {self.name}, got {len(found)}"
+        return found[0]
+
+    @property
+    def service_account(self) -> str:
+        return self.object("ServiceAccount")["metadata"]["name"]
+
+    @property
+    def deployment(self) -> str:
+        return self.object("Deployment")["metadata"]["name"]
+
+    def events(self, kind: str | None = None) -> list[str]:
+        with self.cluster.api_client() as client:
+            return events_for(client, self.agent_namespace, kind)
+
+
+def install_args(
+    values_file: Path, agent_namespace: str, targets: list[str], set_args: tuple[str, ...]
+) -> list[str]:
+    args = [
+        "-f", str(values_file),
+        "--set", f"apiKey.value={API_KEY}",
+        "--set", "namespace.create=true",
+        "--set", f"namespace.name={agent_namespace}",
+        "--set-json", f"targetNamespaces={json.dumps(targets)}",
+    ]
+    for item in set_args:
+        args += ["--set", item]
+    return args
+
+
+def cloud_values_files() -> list[Path]:
+    return sorted(VALUES_DIR.glob("*.yaml"))

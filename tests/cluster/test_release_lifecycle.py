@@ -1,0 +1,136 @@
+"""helm install / upgrade / rollback / uninstall of the chart against a real API server:
+the server validates every object, the controllers react to the changes."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import kubernetes.client
+import pytest
+import yaml
+
+from .kube import all_objects, eventually, get_json, until_empty
+from .release import API_KEY, CHART, VALUES_DIR, Release, cloud_values_files
+
+pytestmark = pytest.mark.cluster
+
+# Events outlive what they describe (one hour by default) and belong to no release.
+NOT_RELEASE_OBJECTS = frozenset({"events"})
+
+
+def object_path(admin, doc: dict) -> str:
+    """The API path of a rendered object for a GET, with its plural from discovery."""
+    group_version = doc["apiVersion"]
+    prefix = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+    (resource,) = [r for r in get_json(admin, prefix)["resources"] if r["kind"] == doc["kind"] and "/" not in r["name"]]
+    namespace = doc["metadata"].get("namespace")
+    scope = f"/namespaces/{namespace}" if resource["namespaced"] else ""
+    return f"{prefix}{scope}/{resource['name']}/{doc['metadata']['name']}"
+
+
+def agent_namespace_for(values_file: Path, admin) -> str | None:
+    """Kaniko on Azure must run in namespace `wandb` (the SDK hard-codes it; the chart
+    refuses another): that file keeps its namespace, the others get a unique one."""
+    values = yaml.safe_load(values_file.read_text())
+    launch = values.get("launchConfig") or {}
+    if (launch.get("environment") or {}).get("type") == "azure" and (launch.get("builder") or {}).get("type") == "kaniko":
+        name = values["namespace"]["name"]
+        if name in {ns.metadata.name for ns in kubernetes.client.CoreV1Api(admin).list_namespace().items}:
+            pytest.skip(f"namespace {name} already exists on this cluster; {values_file.name} must install there")
+        return name
+    return None
+
+
+def release_leftovers(admin, release: Release) -> list[str]:
+    """Objects anywhere in the cluster that belong to the release: by helm's ownership
+    annotation, the chart's instance label, the release's name, or its agent namespace."""
+    found = []
+    for obj in all_objects(admin, skip=NOT_RELEASE_OBJECTS):
+        belongs = (
+            obj["annotations"].get("meta.helm.sh/release-name") == release.name
+            or obj["labels"].get("app.kubernetes.io/instance") == release.name
+            or release.name in obj["name"]
+            or obj["namespace"] == release.agent_namespace
+        )
+        if belongs:
+            found.append(f"{obj['kind']} {obj['namespace'] or '(cluster)'}/{obj['name']}")
+    return found
+
+
+def deployment_replica_sets(admin, release: Release) -> dict[str, str]:
+    """pod-template-hash -> deployment revision of the ReplicaSets the Deployment owns."""
+    apps = kubernetes.client.AppsV1Api(admin)
+    return {
+        rs.metadata.labels["pod-template-hash"]: rs.metadata.annotations["deployment.kubernetes.io/revision"]
+        for rs in apps.list_namespaced_replica_set(release.agent_namespace).items
+        if any(owner.kind == "Deployment" and owner.name == release.deployment for owner in rs.metadata.owner_references or [])
+    }
+
+
+def launch_config(admin, release: Release) -> dict:
+    core = kubernetes.client.CoreV1Api(admin)
+    for cm in core.list_namespaced_config_map(release.agent_namespace).items:
+        for value in (cm.data or {}).values():
+            if "queues:" in value:
+                return yaml.safe_load(value)
+    raise AssertionError(f"no launch-config ConfigMap in {release.agent_namespace}")
+
+
+def api_key_in(admin, namespace: str, release: Release) -> str:
+    secret = kubernetes.client.CoreV1Api(admin).read_namespaced_secret(f"wandb-api-key-{release.name}", namespace)
+    return base64.b64decode(secret.data["password"]).decode()
+
+
+@pytest.mark.parametrize("values_file", cloud_values_files(), ids=lambda p: p.name)
+def test_install_of_each_values_file_is_accepted_by_the_server(admin, install_release, values_file: Path) -> None:
+    release = install_release(
+        values_file, targets=2, prefix=f"wl-{values_file.stem}", agent_namespace=agent_namespace_for(values_file, admin)
+    )
+    manifest = release.manifest()
+    assert {"Deployment", "ServiceAccount", "Role", "RoleBinding", "Namespace"} <= {doc["kind"] for doc in manifest}
+    for doc in manifest:
+        stored = get_json(admin, object_path(admin, doc))
+        assert stored["metadata"]["name"] == doc["metadata"]["name"]
+    for namespace in [release.agent_namespace, *release.target_namespaces]:
+        assert api_key_in(admin, namespace, release) == API_KEY
+    # The Deployment controller took it from there: a ReplicaSet, and its pod admitted.
+    eventually(lambda: deployment_replica_sets(admin, release), "the agent's ReplicaSet")
+
+
+def test_upgrade_rollback_and_uninstall(admin, install_release) -> None:
+    release = install_release(VALUES_DIR / "local.yaml", targets=2)
+    first = eventually(lambda: deployment_replica_sets(admin, release), "the first ReplicaSet")
+    assert launch_config(admin, release)["queues"] == ["local-queue"]
+
+    # A changed queue and a rotated key: both change the pod template (checksum
+    # annotations), so the Deployment rolls out a new ReplicaSet.
+    rotated = "rotated-api-key-1111111111111111111111111111"
+    release.helm(
+        "upgrade", release.name, str(CHART), *release.values_args,
+        "--set", "launchConfig.queues={other-queue}", "--set", f"apiKey.value={rotated}",
+    )
+    assert launch_config(admin, release)["queues"] == ["other-queue"]
+    for namespace in [release.agent_namespace, *release.target_namespaces]:
+        assert api_key_in(admin, namespace, release) == rotated
+    second = eventually(
+        lambda: (rs := deployment_replica_sets(admin, release)) and len(rs) > len(first) and rs,
+        "a new ReplicaSet after the upgrade",
+    )
+    new_hashes = set(second) - set(first)
+    assert len(new_hashes) == 1
+
+    # Rollback: the first pod template again, so the first ReplicaSet becomes current.
+    release.helm("rollback", release.name, "1", "--wait=false")
+    assert launch_config(admin, release)["queues"] == ["local-queue"]
+    assert api_key_in(admin, release.target_namespaces[0], release) == API_KEY
+    (first_hash,) = first
+    eventually(
+        lambda: deployment_replica_sets(admin, release).get(first_hash) == "3",
+        "the first ReplicaSet to be the Deployment's revision 3",
+    )
+
+    release.helm("uninstall", release.name)
+    release.uninstalled = True
+    # Garbage collection (ReplicaSets, pods) and namespace deletion take a few seconds.
+    until_empty(lambda: release_leftovers(admin, release), "objects of the uninstalled release", timeout=120)

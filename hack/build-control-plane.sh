@@ -13,8 +13,26 @@ etcd_bin="$cache/etcd-$ETCD_VERSION"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 log() { echo "build-control-plane: $*" >&2; }
 
+# A cached binary counts only if it reports the pinned release (builds without the
+# version stamp below report v0.0.0-master, which helm's kubeVersion check refuses).
+built_version_ok() {
+  [[ -x "$1" ]] && [[ "$("$1" --version 2>/dev/null)" == "Kubernetes $KUBERNETES_VERSION" ]]
+}
+
+# What `make` in kubernetes/kubernetes stamps into its binaries (hack/lib/version.sh):
+# /version and `--version` report the release, not v0.0.0-master.
+version_ldflags() {
+  local commit="$1" minor="${KUBERNETES_VERSION#v1.}" flags="-s -w" pkg
+  minor="${minor%%.*}"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitCommit=$commit -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$flags"
+}
+
 build_kubernetes() {
-  [[ -x "$k8s_bin/kube-apiserver" && -x "$k8s_bin/kube-controller-manager" ]] && return
+  built_version_ok "$k8s_bin/kube-apiserver" && built_version_ok "$k8s_bin/kube-controller-manager" && return
   local work minor
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' RETURN
@@ -26,8 +44,9 @@ build_kubernetes() {
     go mod edit -require="k8s.io/kubernetes@$KUBERNETES_VERSION"
     # k8s.io/kubernetes requires its staging modules at v0.0.0 and its own replace
     # lines are ignored for a dependency: pin each to the same release here.
-    go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" \
-      | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])' > gomod.path
+    go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" > module.json
+    python3 -c 'import json,sys; print(json.load(open("module.json"))["GoMod"])' > gomod.path
+    python3 -c 'import json,sys; print((json.load(open("module.json")).get("Origin") or {}).get("Hash", "unknown"))' > commit.txt
     sed -n '/^replace (/,/^)/p' "$(cat gomod.path)" \
       | awk '$2 == "=>" && $1 ~ /^k8s.io\// {print $1}' > staging.txt
     while read -r mod; do
@@ -64,7 +83,7 @@ GO
     mkdir -p "$k8s_bin.tmp"
     for cmd in kube-apiserver kube-controller-manager; do
       log "building $cmd"
-      go build -trimpath -ldflags='-s -w' -o "$k8s_bin.tmp/$cmd" "./cmd/$cmd"
+      go build -trimpath -ldflags="$(version_ldflags "$(cat commit.txt)")" -o "$k8s_bin.tmp/$cmd" "./cmd/$cmd"
     done
   )
   rm -rf "$k8s_bin" && mv "$k8s_bin.tmp" "$k8s_bin"

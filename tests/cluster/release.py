@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import yaml
 from .kube import events_for
 
 REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "chart"
+# WANDB_LAUNCH_CHART (as for the plugin) runs the tests against another copy of the chart.
+CHART = Path(os.environ.get("WANDB_LAUNCH_CHART") or REPO / "chart")
 VALUES_DIR = REPO / "values"
 API_KEY = "cluster-test-api-key-0000000000000000000000"
 # helm keeps release records here; the agent namespace is the chart's own (namespace.create).

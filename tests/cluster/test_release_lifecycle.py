@@ -100,34 +100,36 @@ def test_install_of_each_values_file_is_accepted_by_the_server(admin, install_re
 
 def test_upgrade_rollback_and_uninstall(admin, install_release) -> None:
     release = install_release(VALUES_DIR / "local.yaml", targets=2)
-    first = eventually(lambda: deployment_replica_sets(admin, release), "the first ReplicaSet")
+    replica_sets = eventually(lambda: deployment_replica_sets(admin, release), "the first ReplicaSet")
+    (first_hash,) = replica_sets
     assert launch_config(admin, release)["queues"] == ["local-queue"]
 
-    # A changed queue and a rotated key: both change the pod template (checksum
-    # annotations), so the Deployment rolls out a new ReplicaSet.
+    def upgrade_rolls_out(*set_args: str) -> None:
+        """Each change reaches the pod template (checksum annotations), so the agent
+        restarts: the Deployment makes one more ReplicaSet."""
+        nonlocal replica_sets
+        before = replica_sets
+        release.helm("upgrade", release.name, str(CHART), "--reuse-values", *set_args)
+        replica_sets = eventually(
+            lambda: (now := deployment_replica_sets(admin, release)) and len(now) > len(before) and now,
+            f"a new ReplicaSet after upgrading with {' '.join(set_args)}",
+        )
+        assert len(set(replica_sets) - set(before)) == 1
+
     rotated = "rotated-api-key-1111111111111111111111111111"
-    release.helm(
-        "upgrade", release.name, str(CHART), *release.values_args,
-        "--set", "launchConfig.queues={other-queue}", "--set", f"apiKey.value={rotated}",
-    )
-    assert launch_config(admin, release)["queues"] == ["other-queue"]
+    upgrade_rolls_out("--set", f"apiKey.value={rotated}")
     for namespace in [release.agent_namespace, *release.target_namespaces]:
         assert api_key_in(admin, namespace, release) == rotated
-    second = eventually(
-        lambda: (rs := deployment_replica_sets(admin, release)) and len(rs) > len(first) and rs,
-        "a new ReplicaSet after the upgrade",
-    )
-    new_hashes = set(second) - set(first)
-    assert len(new_hashes) == 1
+    upgrade_rolls_out("--set", "launchConfig.queues={other-queue}")
+    assert launch_config(admin, release)["queues"] == ["other-queue"]
 
     # Rollback: the first pod template again, so the first ReplicaSet becomes current.
     release.helm("rollback", release.name, "1", "--wait=false")
     assert launch_config(admin, release)["queues"] == ["local-queue"]
     assert api_key_in(admin, release.target_namespaces[0], release) == API_KEY
-    (first_hash,) = first
     eventually(
-        lambda: deployment_replica_sets(admin, release).get(first_hash) == "3",
-        "the first ReplicaSet to be the Deployment's revision 3",
+        lambda: deployment_replica_sets(admin, release).get(first_hash) == "4",
+        "the first ReplicaSet to be the Deployment's revision 4",
     )
 
     release.helm("uninstall", release.name)

@@ -618,9 +618,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--existing-secret", default="")
     parser.add_argument("--existing-secret-key", default="password")
     parser.add_argument("--output", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--service-account-dir", default=SERVICE_ACCOUNT_DIR, help="token and ca.crt of the pod's service account"
+    )
     args = parser.parse_args(argv)
     try:
-        api = InClusterAPI()
+        api = InClusterAPI(args.service_account_dir)
         config = load_config_file(args.config)
     except (OSError, RuntimeError) as e:
         print(f"selfcheck: error: {e}", file=sys.stderr)

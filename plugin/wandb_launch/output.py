@@ -49,7 +49,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], stream: TextIO 
             if n == 0:
                 text = paint(text, "bold", stream)
             elif headers[i].lower() == "status" and cell in STATUS_COLOURS:
-                text = paint(text, STATUS_COLOURS[cell], stream) + " " * (widths[i] - len(cell))
+                text = paint(cell, STATUS_COLOURS[cell], stream) + " " * (widths[i] - len(cell))
             parts.append(text)
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)

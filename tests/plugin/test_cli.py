@@ -123,3 +123,21 @@ def test_console_script_exit_code() -> None:
         result.stderr.strip()
         == "wandb-launch values: error: --cloud: unknown cloud 'mars'; use one of: gke, eks, aks, local"
     )
+
+
+def test_tables_align_and_colour_only_on_a_tty(monkeypatch) -> None:
+    import io
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    from wandb_launch import output
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    rows = [("fail", "rbac", "may not get pods"), ("ok", "pod-security", "admits run pods")]
+    plain = output.table(("STATUS", "CHECK", "DETAIL"), rows, io.StringIO()).splitlines()
+    assert [line.index(word) for line, word in zip(plain[1:], ("rbac", "pod-security"), strict=True)] == [8, 8]
+    coloured = output.table(("STATUS", "CHECK", "DETAIL"), rows, Terminal())
+    assert "\x1b[31mfail\x1b[0m" in coloured and "\x1b[" not in "\n".join(plain)

@@ -87,11 +87,23 @@ BUILDER_KEYS = (
 )
 
 
-def launch_config(values: Mapping[str, Any]) -> dict[str, Any]:
+CHART_NAME = "wandb-launch"
+
+
+def fullname(values: Mapping[str, Any], release: str) -> str:
+    """The chart's `wandb-launch.fullname` helper."""
+    if values.get("fullnameOverride"):
+        return str(values["fullnameOverride"])[:63].rstrip("-")
+    name = values.get("nameOverride") or CHART_NAME
+    return (release if name in release else f"{release}-{name}")[:63].rstrip("-")
+
+
+def launch_config(values: Mapping[str, Any], release: str = "wandb-launch") -> dict[str, Any]:
     """The agent's launch-config.yaml (SDK key spelling) from full chart values.
 
     Scalars with a chart default are always written; `entity`, `stopped_run_timeout`,
-    `environment` and builder keys only when set; `extraConfig` is merged last.
+    `environment` and builder keys only when set; credentials from
+    `kaniko.buildCredentials` name the chart's secret; `extraConfig` is merged last.
     """
     lc: Mapping[str, Any] = values.get("launchConfig") or {}
     config: dict[str, Any] = {"queues": list(lc.get("queues") or [])}
@@ -108,6 +120,9 @@ def launch_config(values: Mapping[str, Any]) -> dict[str, Any]:
         config["environment"] = {"type": environment["type"], "region": environment.get("region") or ""}
     builder_values = lc.get("builder") or {}
     builder = {sdk: builder_values[key] for key, sdk in BUILDER_KEYS if builder_values.get(key)}
+    if ((values.get("kaniko") or {}).get("buildCredentials") or {}).get("value"):
+        builder["secret-name"] = f"{fullname(values, release)}-kaniko-credentials"[:63].rstrip("-")
+        builder["secret-key"] = "credentials"
     if builder:
         config["builder"] = builder
     return deep_merge(config, lc.get("extraConfig") or {})

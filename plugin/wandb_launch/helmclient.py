@@ -59,6 +59,14 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+def _not_found(args: argparse.Namespace) -> InputError:
+    return InputError(
+        "--release",
+        f"release {args.release!r} not found in namespace {args.namespace}",
+        "install it, or pass -n/--namespace and --release of the right one",
+    )
+
+
 def release_values(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
     """All values of the installed release (chart defaults included)."""
     from pyhelm3 import errors
@@ -66,11 +74,7 @@ def release_values(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
     try:
         return run(helm._command.get_values(args.release, computed=True, namespace=args.namespace)) or {}
     except errors.ReleaseNotFoundError:
-        raise InputError(
-            "--release",
-            f"release {args.release!r} not found in namespace {args.namespace}",
-            "install it, or pass -n/--namespace and --release of the right one",
-        ) from None
+        raise _not_found(args) from None
 
 
 def release_status(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -85,8 +89,4 @@ def release_status(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
         status["appVersion"] = last[0].get("app_version") if last else None
         return status
     except errors.ReleaseNotFoundError:
-        raise InputError(
-            "--release",
-            f"release {args.release!r} not found in namespace {args.namespace}",
-            "install it, or pass -n/--namespace and --release of the right one",
-        ) from None
+        raise _not_found(args) from None

@@ -99,7 +99,7 @@ def checked_values(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]],
             raise InputError(f"--values {path}", "is not a mapping of chart values", "write it as key: value pairs")
         layers.append(layer or {})
     merged = chartvalues.merged_values(chart, *layers)
-    config, _ = selfcheck.resolve_launch_config(chartvalues.launch_config(merged), {})
+    config, _ = selfcheck.resolve_launch_config(chartvalues.launch_config(merged, args.release), {})
     problems = selfcheck.agent_config_problems(config)
     if problems:
         where = "launchConfig" + (f" (from {', '.join(args.values)})" if args.values else "")

@@ -34,7 +34,7 @@ def collect(args: argparse.Namespace, api: Any = None, helm: Any = None) -> dict
     values = helmclient.release_values(helm, args)
     agent_ns = chartvalues.agent_namespace(values, args.namespace)
     targets = list(values.get("targetNamespaces") or [])
-    launch = chartvalues.launch_config(values)
+    launch = chartvalues.launch_config(values, args.release)
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     deployments = apps.list_namespaced_deployment(agent_ns, label_selector=instance_selector(args.release)).items
     agent: dict[str, Any] = {"deployment": None}

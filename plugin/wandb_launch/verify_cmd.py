@@ -83,32 +83,15 @@ def admin_readers(api: Any) -> tuple[Any, Any]:
     return namespace_labels, read_secret
 
 
-def check_install(
-    api: Any,
-    *,
-    agent_namespace: str,
-    target_namespaces: Sequence[str],
-    service_account: str,
-    release: str,
-    launch_config: Mapping[str, Any] | None,
-    env: Mapping[str, str],
-    additional_services: bool = False,
-    existing_secret: str = "",
-    existing_key: str = "password",
-) -> list[selfcheck.Result]:
+def check_install(api: Any, *, agent_namespace: str, service_account: str, **check_args: Any) -> list[selfcheck.Result]:
+    """selfcheck.run_checks with the admin's backends; `check_args` as run_checks takes them."""
     namespace_labels, read_secret = admin_readers(api)
     return selfcheck.run_checks(
         review=subject_access_reviewer(api, agent_namespace, service_account),
         namespace_labels=namespace_labels,
         read_secret=read_secret,
         agent_namespace=agent_namespace,
-        target_namespaces=target_namespaces,
-        release=release,
-        launch_config=launch_config,
-        env=env,
-        additional_services=additional_services,
-        existing_secret=existing_secret,
-        existing_key=existing_key,
+        **check_args,
     )
 
 
@@ -156,7 +139,7 @@ def verify_release(args: argparse.Namespace, api: Any = None, helm: Any = None) 
     env = {e.name: e.value for c in pod_spec.containers[:1] for e in (c.env or []) if e.value is not None}
     launch = _mounted_launch_config(api, agent_ns, deployment)
     if launch is None:
-        launch = chartvalues.launch_config(values)
+        launch = chartvalues.launch_config(values, args.release)
     api_key = values.get("apiKey") or {}
     return check_install(
         api,

@@ -31,7 +31,9 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # What the agent's installs and runs need: Deployments -> ReplicaSets -> Pods, Jobs -> Pods
 # and their TTL clean-up, namespace deletion, owner-reference garbage collection, the
 # `default` service account of every namespace, legacy SA token secrets, the
-# kube-root-ca.crt ConfigMap projected into pods, and the aggregated admin/edit/view roles.
+# kube-root-ca.crt ConfigMap projected into pods, the aggregated admin/edit/view roles,
+# and the removal of the protection finalizers the StorageObjectInUseProtection admission
+# plugin puts on every PVC and PV (without it, a kaniko-context PVC never goes away).
 CONTROLLERS: tuple[str, ...] = (
     "job-controller",
     "deployment-controller",
@@ -43,6 +45,8 @@ CONTROLLERS: tuple[str, ...] = (
     "ttl-after-finished-controller",
     "root-ca-certificate-publisher-controller",
     "clusterrole-aggregation-controller",
+    "persistentvolumeclaim-protection-controller",
+    "persistentvolume-protection-controller",
 )
 
 # Readiness beyond /readyz: objects that exist only once bootstrap and controllers have run.

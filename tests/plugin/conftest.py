@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -64,3 +65,34 @@ def one_line_error(outcome: Outcome) -> str:
     lines = [line for line in outcome.err.splitlines() if line.strip() and not line.startswith("note:")]
     assert len(lines) == 1, f"expected one error line, got: {outcome.err!r}"
     return lines[0]
+
+
+CACHE_BIN = Path(os.environ.get("WANDB_LAUNCH_CACHE", Path.home() / ".cache/wandb-launch")) / "bin"
+
+
+@pytest.fixture(scope="module")
+def helm_plugin(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`helm plugin install ./plugin` into a throwaway Helm home; returns helm(*args) there."""
+    binary = shutil.which("helm", path=f"{CACHE_BIN}:{os.environ.get('PATH', '')}")
+    if binary is None:
+        pytest.fail("helm is not built: run `make tools` (hack/install-tools.sh)")
+    home = tmp_path_factory.mktemp("helm-home")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HELM_") and k != "KUBECONFIG"},
+        "HELM_PLUGINS": str(home / "plugins"),
+        "HELM_DATA_HOME": str(home / "data"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_CACHE_HOME": str(home / "cache"),
+        # The venv's wandb-launch is found on PATH, so the install hook makes no venv.
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [binary, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False
+        )
+
+    installed = run("plugin", "install", str(REPO / "plugin"))
+    assert installed.returncode == 0, installed.stderr
+    assert f"using {VENV_BIN / 'wandb-launch'}" in installed.stdout
+    return run

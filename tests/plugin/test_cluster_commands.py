@@ -339,3 +339,26 @@ def test_wait_shows_progress_and_reports_helm_failure(release: Release) -> None:
     assert progress and "Pending" in progress[-1], result.stderr
     assert result.stderr.splitlines()[-1].startswith("wandb-launch upgrade: helm failed: ")
     assert API_KEY not in result.stdout + result.stderr
+
+
+def test_helm_plugin_takes_namespace_kubeconfig_and_helm_bin_from_helm(helm_plugin, cluster, release: Release) -> None:
+    """`helm -n NS --kubeconfig KC launch status`: HELM_NAMESPACE, KUBECONFIG and HELM_BIN reach the CLI."""
+    found = helm_plugin(
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "-n",
+        "default",
+        "launch",
+        "status",
+        "--release",
+        release.name,
+        "-o",
+        "json",
+    )
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["release"]["name"] == release.name
+    elsewhere = helm_plugin(
+        "--kubeconfig", str(cluster.kubeconfig), "-n", "elsewhere", "launch", "status", "--release", release.name
+    )
+    assert elsewhere.returncode != 0
+    assert f"release {release.name!r} not found in namespace elsewhere" in elsewhere.stderr

@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import REPO, VENV_BIN
-
-CACHE_BIN = Path(os.environ.get("WANDB_LAUNCH_CACHE", Path.home() / ".cache/wandb-launch")) / "bin"
+from .conftest import REPO
 
 
 @pytest.fixture(scope="module")
-def helm(tmp_path_factory: pytest.TempPathFactory):
-    binary = shutil.which("helm", path=f"{CACHE_BIN}:{os.environ.get('PATH', '')}")
-    if binary is None:
-        pytest.fail("helm is not built: run `make tools` (hack/install-tools.sh)")
-    home = tmp_path_factory.mktemp("helm-home")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HELM_") and k != "KUBECONFIG"},
-        "HELM_PLUGINS": str(home / "plugins"),
-        "HELM_DATA_HOME": str(home / "data"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_CACHE_HOME": str(home / "cache"),
-        # The venv's wandb-launch is found on PATH, so the install hook makes no venv.
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [binary, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False
-        )
-
-    installed = run("plugin", "install", str(REPO / "plugin"))
-    assert installed.returncode == 0, installed.stderr
-    assert f"using {VENV_BIN / 'wandb-launch'}" in installed.stdout
-    return run
+def helm(helm_plugin):
+    return helm_plugin
 
 
 def test_plugin_is_listed(helm) -> None:

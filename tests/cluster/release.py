@@ -66,9 +66,11 @@ class Release:
 def install_args(
     values_file: Path, agent_namespace: str, targets: list[str], set_args: tuple[str, ...]
 ) -> list[str]:
-    args = [
-        "-f", str(values_file),
-        "--set", f"apiKey.value={API_KEY}",
+    args = ["-f", str(values_file)]
+    if values_file.parent == VALUES_DIR:
+        # The per-cloud files leave the key to the command line; chart/ci files carry their own.
+        args += ["--set", f"apiKey.value={API_KEY}"]
+    args += [
         "--set", "namespace.create=true",
         "--set", f"namespace.name={agent_namespace}",
         "--set-json", f"targetNamespaces={json.dumps(targets)}",
@@ -80,3 +82,8 @@ def install_args(
 
 def cloud_values_files() -> list[Path]:
     return sorted(VALUES_DIR.glob("*.yaml"))
+
+
+def ci_values_files() -> list[Path]:
+    """chart/ci/*-values.yaml: the scenarios ct installs on kind (all options on, existing objects, ...)."""
+    return sorted((CHART / "ci").glob("*-values.yaml"))

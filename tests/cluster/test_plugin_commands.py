@@ -1,13 +1,12 @@
-"""The plugin's cluster commands, run as a user runs them (the `wandb-launch` executable),
-against the cluster: install, status, verify, preview-job --server-dry-run."""
+"""The plugin's cluster commands against the cluster: install, status, verify,
+preview-job --server-dry-run. They run in-process through `wandb_launch.cli.main` (the
+console script's entry point) to save an interpreter start per call; test_demo.py runs
+the installed executable."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,21 @@ pytestmark = pytest.mark.cluster
 KEY_ENV = "WANDB_LAUNCH_TEST_API_KEY"
 
 
-def wandb_launch(cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    executable = shutil.which("wandb-launch", path=str(Path(sys.executable).parent)) or shutil.which("wandb-launch")
-    assert executable, "the wandb-launch command is not installed: pip install -e ."
-    env = {**cluster.env, KEY_ENV: "plugin-test-api-key-00000000000000000000"}
-    return subprocess.run([executable, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+@pytest.fixture
+def wandb_launch(cluster, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """wandb_launch(*argv) -> CompletedProcess with the exit code, stdout and stderr."""
+    from wandb_launch import cli
+
+    monkeypatch.setenv(KEY_ENV, "plugin-test-api-key-00000000000000000000")
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        code = cli.main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    return run
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> Any:
@@ -41,8 +50,9 @@ def as_json(result: subprocess.CompletedProcess[str]) -> Any:
 class PluginInstall:
     """A release installed with `wandb-launch install`, in namespaces of its own."""
 
-    def __init__(self, cluster, admin, make_namespace, tmp_path: Path) -> None:
+    def __init__(self, cluster, wandb_launch, make_namespace, tmp_path: Path) -> None:
         self.cluster = cluster
+        self.wandb_launch = wandb_launch
         self.release = unique_name("wlp")
         self.agent_namespace = f"{self.release}-agent"
         self.targets = [make_namespace("runs", "baseline")]
@@ -54,7 +64,7 @@ class PluginInstall:
         self.cluster_args = ["--kubeconfig", str(cluster.kubeconfig), "-n", "default", "--release", self.release]
 
     def run(self, command: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return wandb_launch(self.cluster, command, *args, *self.cluster_args)
+        return self.wandb_launch(command, *args, *self.cluster_args)
 
     def install(self) -> subprocess.CompletedProcess[str]:
         result = self.run("install", "-f", str(VALUES_DIR / "local.yaml"), "-f", str(self.values), "--api-key-env", KEY_ENV, "-o", "json")
@@ -67,8 +77,8 @@ class PluginInstall:
 
 
 @pytest.fixture
-def plugin_install(cluster, admin, make_namespace, tmp_path: Path):
-    installed = PluginInstall(cluster, admin, make_namespace, tmp_path)
+def plugin_install(cluster, admin, wandb_launch, make_namespace, tmp_path: Path):
+    installed = PluginInstall(cluster, wandb_launch, make_namespace, tmp_path)
     yield installed
     cluster.helm("uninstall", installed.release, "-n", "default", check=False)
     try:
@@ -142,14 +152,16 @@ def test_status_shows_a_pod_security_denial_from_the_events(plugin_install, admi
 
 
 @pytest.mark.parametrize(("level", "accepted"), [("restricted", False), ("baseline", True)])
-def test_preview_job_server_dry_run_reports_the_servers_verdict(cluster, make_namespace, tmp_path: Path, level: str, accepted: bool) -> None:
+def test_preview_job_server_dry_run_reports_the_servers_verdict(
+    cluster, wandb_launch, make_namespace, tmp_path: Path, level: str, accepted: bool
+) -> None:
     namespace = make_namespace(f"preview-{level}", level)
     queue_config = tmp_path / "queue.json"
     queue_config.write_text(json.dumps({
         "metadata": {"namespace": namespace},
         "spec": {"template": {"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}}},
     }))
-    result = wandb_launch(cluster, "preview-job", str(queue_config), "--server-dry-run", "--image", "python:3.11",
+    result = wandb_launch("preview-job", str(queue_config), "--server-dry-run", "--image", "python:3.11",
                           "--kubeconfig", str(cluster.kubeconfig), "-o", "json")
     report = as_json(result)
     verdict = report["serverDryRun"]
@@ -157,6 +169,7 @@ def test_preview_job_server_dry_run_reports_the_servers_verdict(cluster, make_na
     assert verdict["accepted"] is accepted
     if accepted:
         assert result.returncode == 0 and "DENIED" not in verdict["summary"]
+        assert verdict["warnings"] == []  # a clean pass: not even a Pod Security warning
     else:
         assert result.returncode == 1
         assert "Job accepted" in verdict["summary"]  # enforce judges pods, not Jobs ...

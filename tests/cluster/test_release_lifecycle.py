@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from .kube import all_objects, eventually, get_json, until_empty
-from .release import API_KEY, CHART, VALUES_DIR, Release, cloud_values_files
+from .release import API_KEY, CHART, VALUES_DIR, Release, ci_values_files, cloud_values_files
 
 pytestmark = pytest.mark.cluster
 
@@ -82,20 +82,27 @@ def api_key_in(admin, namespace: str, release: Release) -> str:
     return base64.b64decode(secret.data["password"]).decode()
 
 
-@pytest.mark.parametrize("values_file", cloud_values_files(), ids=lambda p: p.name)
-def test_install_of_each_values_file_is_accepted_by_the_server(admin, install_release, values_file: Path) -> None:
+@pytest.mark.parametrize(
+    "values_file", cloud_values_files() + ci_values_files(), ids=lambda p: f"{p.parent.name}/{p.name}"
+)
+def test_each_values_file_installs_and_uninstalls_without_leftovers(admin, install_release, values_file: Path) -> None:
     release = install_release(
-        values_file, targets=2, prefix=f"wl-{values_file.stem}", agent_namespace=agent_namespace_for(values_file, admin)
+        values_file, targets=2, prefix=f"wl-{values_file.stem[:8]}", agent_namespace=agent_namespace_for(values_file, admin)
     )
     manifest = release.manifest()
-    assert {"Deployment", "ServiceAccount", "Role", "RoleBinding", "Namespace"} <= {doc["kind"] for doc in manifest}
     for doc in manifest:
         stored = get_json(admin, object_path(admin, doc))
         assert stored["metadata"]["name"] == doc["metadata"]["name"]
-    for namespace in [release.agent_namespace, *release.target_namespaces]:
-        assert api_key_in(admin, namespace, release) == API_KEY
-    # The Deployment controller took it from there: a ReplicaSet, and its pod admitted.
+    if values_file.parent == VALUES_DIR:
+        assert {"Deployment", "ServiceAccount", "Role", "RoleBinding", "Namespace"} <= {doc["kind"] for doc in manifest}
+        for namespace in [release.agent_namespace, *release.target_namespaces]:
+            assert api_key_in(admin, namespace, release) == API_KEY
+    # The Deployment controller took it from there: a ReplicaSet for the agent.
     eventually(lambda: deployment_replica_sets(admin, release), "the agent's ReplicaSet")
+
+    release.helm("uninstall", release.name)
+    release.uninstalled = True
+    until_empty(lambda: release_leftovers(admin, release), "objects of the uninstalled release", timeout=120)
 
 
 def test_upgrade_rollback_and_uninstall(admin, install_release) -> None:

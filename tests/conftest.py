@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import kubernetes.client
 
 REPO = Path(__file__).resolve().parents[1]
+_STARTUP_SECONDS = pytest.StashKey[float]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -124,6 +125,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         control_plane.start()
     except ControlPlaneError as error:
         pytest.fail(f"local control plane did not start: {error}", pytrace=False)
+    request.config.stash[_STARTUP_SECONDS] = control_plane.startup_seconds or 0.0
     try:
         yield Cluster(
             control_plane.kubeconfig,
@@ -149,3 +151,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if config.getoption("kubeconfig", default=None):
         return [f"cluster tests: the current context of {config.getoption('kubeconfig')}"]
     return ["cluster tests: the local control plane (etcd, kube-apiserver, kube-controller-manager; no kubelet)"]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    startup = config.stash.get(_STARTUP_SECONDS, None)
+    if startup is not None:
+        terminalreporter.write_line(f"local control plane: start to ready in {startup:.1f} s")

@@ -4,6 +4,7 @@ agent's installs and runs rely on, a clean stop, and a clear error when it is no
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -109,3 +110,30 @@ def test_missing_binaries_name_the_make_target(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(ControlPlaneError, match=r"etcd not found in .*empty-cache/bin or on PATH: run `make control-plane`"):
         LocalControlPlane().start()
     assert not list(temp.iterdir()), "a failed start left a working directory behind"
+
+
+@pytest.mark.cluster
+def test_start_survives_a_port_taken_between_choice_and_bind(cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ports come from the OS; another process may bind one before the API server does."""
+    if cluster.source != "local control plane":
+        pytest.skip("tests the local control plane launcher")
+    from wandb_launch.controlplane import launcher, ports
+
+    taken: list[socket.socket] = []
+
+    def free_ports_with_a_thief(count: int) -> list[int]:
+        chosen = ports.free_ports(count)
+        if not taken:
+            thief = socket.socket()
+            thief.bind(("127.0.0.1", chosen[2]))  # the API server's port
+            thief.listen()
+            taken.append(thief)
+        return chosen
+
+    monkeypatch.setattr(launcher, "free_ports", free_ports_with_a_thief)
+    try:
+        with LocalControlPlane() as control_plane:
+            assert control_plane.running
+            assert control_plane.server != f"https://127.0.0.1:{taken[0].getsockname()[1]}"
+    finally:
+        taken[0].close()

@@ -27,6 +27,7 @@ from .process import ManagedProcess, stop_process_group
 SERVICE_CIDR = "10.0.0.0/24"
 SERVICE_IP = "10.0.0.1"  # the `kubernetes` Service takes the range's first address
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+_START_ATTEMPTS = 3
 
 # What the agent's installs and runs need: Deployments -> ReplicaSets -> Pods, Jobs -> Pods
 # and their TTL clean-up, namespace deletion, owner-reference garbage collection, the
@@ -116,6 +117,18 @@ class LocalControlPlane:
         if self._processes:
             raise ControlPlaneError("the local control plane is already started")
         begin = time.monotonic()
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                break
+            except ControlPlaneError as error:
+                # A port is free when the OS hands it out; another process may bind it
+                # before our server does. Then new ports, new try.
+                if "address already in use" not in str(error) or attempt == _START_ATTEMPTS:
+                    raise
+        self.startup_seconds = time.monotonic() - begin
+
+    def _start_once(self) -> None:
         binaries = find_control_plane_binaries()
         # Imported here: `cryptography` is needed only once a control plane really starts.
         from .pki import generate_pki
@@ -208,7 +221,6 @@ class LocalControlPlane:
         except BaseException:
             self.stop()
             raise
-        self.startup_seconds = time.monotonic() - begin
 
     def stop(self) -> None:
         """Stop every process (also after a failed start) and remove what start() made."""

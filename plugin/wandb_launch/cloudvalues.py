@@ -247,7 +247,10 @@ def resolve(cloud: str, raw: Mapping[str, Any], source: Source) -> Resolved:
                 source.name(ALL_FIELDS[unused]), "is not used with the noop builder of cloud local", "remove it"
             )
     values["targetNamespaces"] = given.get("target-namespaces", ["default"])
-    comments["targetNamespaces"] = "Namespaces runs launch into: each gets the agent's Role and the API-key secret."
+    comments["targetNamespaces"] = (
+        "Namespaces runs launch into; each must exist and gets the agent's Role and the API-key secret.\n"
+        "Add yours (kubectl create namespace NAME first); a queue config without a namespace lands in default."
+    )
     if "base-url" in given:
         values["baseUrl"] = given["base-url"]
         comments["baseUrl"] = "The W&B server the agent talks to."

@@ -58,8 +58,6 @@ def test_flags_give_the_same_file_as_the_spec_less_its_origin(cli) -> None:
         "4",
         "--target-namespace",
         "default",
-        "--target-namespace",
-        "wandb-runs",
     )
     assert from_spec.code == from_flags.code == 0
     assert yaml.safe_load(from_spec.out) == yaml.safe_load(from_flags.out)

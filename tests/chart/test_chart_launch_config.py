@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import yaml
 from chartlib import helm_template, launch_config, scenario_values
 from wandb.sdk.launch.agent.config import AgentConfig
-
-# The agent's own defaults (wandb/sdk/launch/_launch.py, resolve_agent_config).
-AGENT_DEFAULTS: dict[str, Any] = {
-    "max_jobs": 1,
-    "max_schedulers": 1,
-    "queues": [],
-    "registry": {},
-    "builder": {},
-    "verbosity": 0,
-}
-
+from wandb_launch.selfcheck import resolve_launch_config
 
 def resolve_like_the_agent(file_config: dict[str, Any]) -> dict[str, Any]:
-    """Mirror the agent: defaults, then the file; a missing entity comes from the API key."""
-    resolved = copy.deepcopy(AGENT_DEFAULTS)
-    resolved.update(file_config)
-    resolved.setdefault("entity", "api-key-default-entity")
+    """The agent's order (defaults, file, env, entity), shared with `verify` and `helm test`."""
+    resolved, _notes = resolve_launch_config(file_config, env={})
     return resolved
 
 

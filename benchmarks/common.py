@@ -10,8 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+from wandb_launch.controlplane.binaries import cache_dir
+
 REPO = Path(__file__).resolve().parents[1]
-CACHE_BIN = Path(os.environ.get("WANDB_LAUNCH_CACHE", Path.home() / ".cache/wandb-launch")) / "bin"
+# The tools cache of hack/install-tools.sh, honouring WANDB_LAUNCH_CACHE and XDG_CACHE_HOME.
+CACHE_BIN = cache_dir() / "bin"
 CLI = str(Path(sys.executable).parent / "wandb-launch")
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from wandb_launch.controlplane.binaries import cache_dir
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -67,7 +68,8 @@ def one_line_error(outcome: Outcome) -> str:
     return lines[0]
 
 
-CACHE_BIN = Path(os.environ.get("WANDB_LAUNCH_CACHE", Path.home() / ".cache/wandb-launch")) / "bin"
+# The tools cache of hack/install-tools.sh, honouring WANDB_LAUNCH_CACHE and XDG_CACHE_HOME.
+CACHE_BIN = cache_dir() / "bin"
 
 
 @pytest.fixture(scope="module")

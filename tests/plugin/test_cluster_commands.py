@@ -18,12 +18,14 @@ from pathlib import Path
 import kubernetes.client as k8s
 import pytest
 import yaml
+from wandb_launch.controlplane.binaries import cache_dir
 
 from .conftest import REPO, VENV_BIN
 
 pytestmark = pytest.mark.cluster
 
-CACHE_BIN = Path(os.environ.get("WANDB_LAUNCH_CACHE", Path.home() / ".cache/wandb-launch")) / "bin"
+# The tools cache of hack/install-tools.sh, honouring WANDB_LAUNCH_CACHE and XDG_CACHE_HOME.
+CACHE_BIN = cache_dir() / "bin"
 API_KEY = "plugin-test-api-key-" + "0" * 20
 ENFORCE = "pod-security.kubernetes.io/enforce"
 

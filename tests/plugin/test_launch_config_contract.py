@@ -15,10 +15,12 @@ import pytest
 import yaml
 
 from wandb_launch.chartvalues import deep_merge, launch_config, merged_values
+from wandb_launch.controlplane.binaries import cache_dir
 
 from .conftest import REPO
 
-CACHE_BIN = Path(os.environ.get("WANDB_LAUNCH_CACHE", Path.home() / ".cache/wandb-launch")) / "bin"
+# The tools cache of hack/install-tools.sh, honouring WANDB_LAUNCH_CACHE and XDG_CACHE_HOME.
+CACHE_BIN = cache_dir() / "bin"
 RELEASE = "contract"
 VALUES_FILES = sorted((REPO / "values").glob("*.yaml")) + sorted((REPO / "chart/ci").glob("*-values.yaml"))
 # Every builder key at once, with extraConfig over them, beyond what the scenarios set.

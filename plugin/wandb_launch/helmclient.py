@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import shutil
 from collections.abc import Coroutine
 from pathlib import Path
@@ -17,6 +18,9 @@ T = TypeVar("T")
 def client(args: argparse.Namespace) -> Any:
     from pyhelm3 import Client
 
+    # pyhelm3 logs every failed helm call as a warning, including the expected ones
+    # (`helm status` of a release not installed yet); failures reach us as exceptions.
+    logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
     if not shutil.which(args.helm_bin):
         raise InputError("--helm-bin", f"{args.helm_bin!r} is not an executable", "install helm or set HELM_BIN")
     command = _command_class()(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the command-line tools the tests and the demo use, from the package
 # registries only, into a cache outside the checkout keyed by version:
-#   helm and ct (chart-testing) from the Go module proxy, checkov and ct's Python
+#   helm, helm4 (for the plugin tests) and ct (chart-testing) from the Go module proxy, checkov and ct's Python
 #   linters (yamllint, yamale) into a venv of their own (checkov pins many packages).
 # Prints the bin directory to put on PATH.
 set -euo pipefail
@@ -34,17 +34,21 @@ go_tool() {  # name module version package [ldflags]
   ln -sf "$dir/$name" "$bin/$name"
 }
 
-# What helm's own Makefile stamps in: its version, and the Kubernetes version it assumes
-# offline (taken from its client-go minor; without it `helm template` assumes 1.20).
-helm_ldflags() {
-  local gomod k8s_minor
-  gomod="$(GOFLAGS=-mod=mod go mod download -json "helm.sh/helm/v3@$HELM_VERSION" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
-  k8s_minor="$(awk '$1 == "k8s.io/client-go" {split($2, v, "."); print v[2]}' "$gomod")"
-  local flags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
-  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
-    flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$k8s_minor"
-  done
+# What helm's own Makefile stamps in: its version, and for Helm 3 the Kubernetes version it
+# assumes offline (its client-go minor; without it `helm template` assumes 1.20). Helm 4
+# reads that from client-go at run time.
+helm_ldflags() {  # module version
+  local module=$1 version=$2
+  local flags="-X $module/internal/version.version=$version"
+  if [[ "$module" == helm.sh/helm/v3 ]]; then
+    local gomod k8s_minor
+    gomod="$(GOFLAGS=-mod=mod go mod download -json "$module@$version" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
+    k8s_minor="$(awk '$1 == "k8s.io/client-go" {split($2, v, "."); print v[2]}' "$gomod")"
+    for pkg in "$module/pkg/chartutil" "$module/pkg/lint/rules"; do
+      flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$k8s_minor"
+    done
+  fi
   echo "$flags"
 }
 
@@ -59,7 +63,8 @@ python_tools() {
   for tool in checkov yamllint yamale; do ln -sf "$dir/bin/$tool" "$bin/$tool"; done
 }
 
-go_tool helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$(helm_ldflags)"
+go_tool helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$(helm_ldflags helm.sh/helm/v3 "$HELM_VERSION")"
+go_tool helm4 helm.sh/helm/v4 "$HELM4_VERSION" helm.sh/helm/v4/cmd/helm "$(helm_ldflags helm.sh/helm/v4 "$HELM4_VERSION")"
 go_tool ct github.com/helm/chart-testing/v3 "$CHART_TESTING_VERSION" github.com/helm/chart-testing/v3/ct
 python_tools
 echo "$bin"

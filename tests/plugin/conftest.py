@@ -72,16 +72,20 @@ def one_line_error(outcome: Outcome) -> str:
 CACHE_BIN = cache_dir() / "bin"
 
 
-@pytest.fixture(scope="module")
-def helm_plugin(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
+# The plugin manifest must load on both Helm majors (install-tools builds helm and helm4).
+@pytest.fixture(scope="module", params=["helm", "helm4"])
+def helm_plugin(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """`helm plugin install ./plugin` into a throwaway Helm home; returns helm(*args) there."""
-    binary = shutil.which("helm", path=f"{CACHE_BIN}:{os.environ.get('PATH', '')}")
+    binary = shutil.which(request.param, path=f"{CACHE_BIN}:{os.environ.get('PATH', '')}")
     if binary is None:
-        pytest.fail("helm is not built: run `make tools` (hack/install-tools.sh)")
-    home = tmp_path_factory.mktemp("helm-home")
+        pytest.fail(f"{request.param} is not built: run `make tools` (hack/install-tools.sh)")
+    home = tmp_path_factory.mktemp(f"{request.param}-home")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HELM_") and k != "KUBECONFIG"},
-        "HELM_PLUGINS": str(home / "plugins"),
+        # Plugins go to the default $HELM_DATA_HOME/plugins: Helm 4 installs there even when
+        # HELM_PLUGINS points elsewhere (and then lists HELM_PLUGINS).
         "HELM_DATA_HOME": str(home / "data"),
         "HELM_CONFIG_HOME": str(home / "config"),
         "HELM_CACHE_HOME": str(home / "cache"),

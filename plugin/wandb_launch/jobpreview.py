@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wandb_launch.selfcheck import api_key_secret_name
+
 # kubernetes_monitor.py l. 28-31
 LABEL_RUN_ID = "wandb.ai/run-id"
 LABEL_MONITOR = "wandb.ai/monitor"
@@ -122,8 +124,7 @@ def assemble(queue_config: Mapping[str, Any], run: RunInputs) -> Preview:
     validate_kubernetes_resource_args(resource_args)
     namespace, namespace_source = resolve_namespace(resource_args, run)
     env = env_vars(run)
-    secret_name = f"wandb-api-key-{run.release}"
-    api_key_ref = {"name": secret_name, "key": "password"}
+    api_key_ref = {"name": api_key_secret_name(run.release), "key": "password"}
     defaults: list[str] = []
 
     if resource_args.get("apiVersion", "batch/v1") not in JOB_API_VERSIONS:

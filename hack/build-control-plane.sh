@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager and etcd from the Go module proxy
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd and KWOK (simulated
+# nodes) from the Go module proxy
 # into a cache outside the checkout, keyed by version. A later run reuses the cache.
 # Usage: hack/build-control-plane.sh   (links them into <cache>/bin and prints that directory)
 set -euo pipefail
@@ -10,6 +11,8 @@ source "$here/versions.env"
 cache="${WANDB_LAUNCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wandb-launch}"
 k8s_bin="$cache/kubernetes-$KUBERNETES_VERSION"
 etcd_bin="$cache/etcd-$ETCD_VERSION"
+kwok_bin="$cache/kwok-$KWOK_VERSION"
+k8s_cmds="kube-apiserver kube-controller-manager kube-scheduler"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 log() { echo "build-control-plane: $*" >&2; }
 
@@ -32,7 +35,9 @@ version_ldflags() {
 }
 
 build_kubernetes() {
-  built_version_ok "$k8s_bin/kube-apiserver" && built_version_ok "$k8s_bin/kube-controller-manager" && return
+  local cmd ok=1
+  for cmd in $k8s_cmds; do built_version_ok "$k8s_bin/$cmd" || ok=0; done
+  [[ $ok == 1 ]] && return
   local work minor
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' RETURN
@@ -52,7 +57,7 @@ build_kubernetes() {
     while read -r mod; do
       go mod edit -replace="$mod=$mod@v0.$minor"
     done < staging.txt
-    for cmd in kube-apiserver kube-controller-manager; do
+    for cmd in $k8s_cmds; do
       mkdir -p "cmd/$cmd"
     done
     cat > cmd/kube-apiserver/main.go <<'GO'
@@ -79,9 +84,21 @@ import (
 
 func main() { os.Exit(cli.Run(app.NewControllerManagerCommand())) }
 GO
+    cat > cmd/kube-scheduler/main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"k8s.io/kubernetes/cmd/kube-scheduler/app"
+)
+
+func main() { os.Exit(cli.Run(app.NewSchedulerCommand())) }
+GO
     go mod tidy >&2
     mkdir -p "$k8s_bin.tmp"
-    for cmd in kube-apiserver kube-controller-manager; do
+    for cmd in $k8s_cmds; do
       log "building $cmd"
       go build -trimpath -ldflags="$(version_ldflags "$(cat commit.txt)")" -o "$k8s_bin.tmp/$cmd" "./cmd/$cmd"
     done
@@ -117,10 +134,29 @@ GO
   rm -rf "$etcd_bin" && mv "$etcd_bin.tmp" "$etcd_bin"
 }
 
+# KWOK keeps Node objects Ready and moves pods through their phases: no container runs.
+build_kwok() {
+  [[ -x "$kwok_bin/kwok" ]] && return
+  local work
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' RETURN
+  log "kwok $KWOK_VERSION: building in $work"
+  (
+    cd "$work"
+    go mod init wandb-launch.local/kwok >/dev/null 2>&1
+    go mod edit -require="sigs.k8s.io/kwok@$KWOK_VERSION"
+    mkdir -p "$kwok_bin.tmp"
+    go build -trimpath -ldflags="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" -o "$kwok_bin.tmp/kwok" sigs.k8s.io/kwok/cmd/kwok
+  )
+  rm -rf "$kwok_bin" && mv "$kwok_bin.tmp" "$kwok_bin"
+}
+
 start=$SECONDS
 build_etcd
+build_kwok
 build_kubernetes
 mkdir -p "$cache/bin"
-ln -sf "$k8s_bin/kube-apiserver" "$k8s_bin/kube-controller-manager" "$etcd_bin/etcd" "$cache/bin/"
+for cmd in $k8s_cmds; do ln -sf "$k8s_bin/$cmd" "$cache/bin/"; done
+ln -sf "$etcd_bin/etcd" "$kwok_bin/kwok" "$cache/bin/"
 log "ready in $((SECONDS - start)) s"
 echo "$cache/bin"

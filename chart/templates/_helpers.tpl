@@ -228,6 +228,25 @@ launch-config.yaml: the structured values in the SDK's own key spelling
 RBAC rules. Each list mirrors a table in plugin/wandb_launch/selfcheck.py
 (TARGET_NAMESPACE_NEEDS, AGENT_NAMESPACE_NEEDS, ADDITIONAL_SERVICES_NEEDS);
 tests/chart/test_rbac.py asserts they are equal.
+
+The SDK's own agent (wandb 0.31.0) run against this chart (tests/agent/) used every right of
+the target and agent-namespace tables except these; tests/agent/test_zz_rbac_needs.py reads
+this list and fails when a right here gets used or a used right is missing from it.
+  kept in target namespaces: get jobs (batch) - no path of wandb 0.31.0 reads a Job by name (grep: no read_namespaced_job); candidate for removal (issue 9)
+  kept in target namespaces: list jobs (batch) - only the SDK's uncalled _delete_auxiliary_resources_by_label lists Jobs; the monitor watches, which is verb watch; candidate for removal (issue 9)
+  kept in target namespaces: get jobs/status (batch) - used by the kaniko builder in the agent namespace only (_wait_for_completion); one rule block serves both roles until issue 9 splits them
+  kept in target namespaces: get pods - read by the SDK while it waits for additional services' pods (_wait_for_pod_ready)
+  kept in target namespaces: delete secrets - the agent replaces an API-key secret it made itself (label wandb.ai/created-by: launch-agent) when the key changes, e.g. with apiKey.existingSecret
+  kept in agent namespaces: get jobs (batch) - as in target namespaces
+  kept in agent namespaces: list jobs (batch) - as in target namespaces
+  kept in agent namespaces: watch jobs (batch) - used when the agent namespace is also a target (the monitor watches Jobs there)
+  kept in agent namespaces: get pods - as in target namespaces
+  kept in agent namespaces: watch pods - used when the agent namespace is also a target (the monitor watches pods there)
+  kept in agent namespaces: create secrets - used when the agent namespace is also a target (the run's API-key secret)
+  kept in agent namespaces: get secrets - used when the agent namespace is also a target (the run's API-key secret)
+  kept in agent namespaces: delete secrets - as in target namespaces
+  kept in agent namespaces: create configmaps - the kaniko builder's docker config for ECR (builder.secret-name) and ACR builds
+  kept in agent namespaces: delete configmaps - the kaniko builder removes that docker config after the build
 */}}
 {{- define "wandb-launch.rules.target" -}}
 - apiGroups: [batch]

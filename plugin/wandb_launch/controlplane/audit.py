@@ -47,6 +47,8 @@ class AuditedRequest:
     decision: str  # "allow" or "forbid" (the authorizer's verdict)
     uri: str
     time: str
+    # For a token bound to a pod (TokenRequest with boundObjectRef), the pod it is bound to.
+    pod: str = ""
 
     @property
     def resource_path(self) -> str:
@@ -88,5 +90,6 @@ def read_requests(log: Path, user: str | None = None) -> list[AuditedRequest]:
                 decision=annotations.get("authorization.k8s.io/decision", ""),
                 uri=event.get("requestURI", ""),
                 time=event.get("requestReceivedTimestamp", ""),
+                pod=(event.get("user", {}).get("extra", {}).get("authentication.kubernetes.io/pod-name") or [""])[0],
             )
     return list(by_id.values())

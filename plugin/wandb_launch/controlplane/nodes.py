@@ -4,7 +4,8 @@ kubelet's part in the API (Node status, pod phases) and runs nothing.
 What a pod on a simulated node goes through (the stages below, written for this project):
 - bound to a node by the real kube-scheduler (resources, taints, cordons, PVC binding);
 - `Pending` -> `Running` with every container ready, at once (probes are not run);
-- owned by a Job: `Running` -> `Succeeded`, exit code 0, at once;
+- owned by a Job: `Running` -> `Succeeded`, exit code 0, at once (unless annotated
+  KEEP_RUNNING_ANNOTATION: then it stays `Running`, a run still at work);
 - any other pod (the agent's, the `helm test` pod) stays `Running`: a test pod that
   "passes" here would be a check that never ran, so none does;
 - deleted (eviction, drain, garbage collection): removed as a kubelet would after the
@@ -37,6 +38,10 @@ NODE_NAME_PREFIX = "kwok-node-"
 # Controllers a cluster with nodes adds: PodDisruptionBudget status (the eviction API reads
 # it, so a drain depends on it) and PV/PVC binding (the scheduler waits for bound claims).
 NODE_CONTROLLERS: tuple[str, ...] = ("disruption-controller", "persistentvolume-binder-controller")
+
+# A Job's pod with this annotation stays Running (a run that is still training), e.g. to
+# stop it from W&B; the annotation goes on the pod template (a queue config can set it).
+KEEP_RUNNING_ANNOTATION = "simulated.wandb-launch.local/keep-running"
 
 # The container-state message KWOK writes into terminated states, so `kubectl describe`
 # and the agent's own view say it.
@@ -172,6 +177,8 @@ spec:
     - key: '.metadata.ownerReferences.[].kind'
       operator: In
       values: ["Job"]
+    - key: '.metadata.annotations["{KEEP_RUNNING_ANNOTATION}"]'
+      operator: DoesNotExist
   next:
     statusTemplate: |
       {{{{ $now := Now }}}}

@@ -75,7 +75,7 @@ spec:
       - type: InternalIP
         address: {{{{ NodeIP | Quote }}}}
       - type: Hostname
-        address: {{{{ NodeName | Quote }}}}
+        address: {{{{ .metadata.name | Quote }}}}
       daemonEndpoints:
         kubeletEndpoint:
           Port: {{{{ NodePort }}}}
@@ -326,3 +326,14 @@ def start_simulated_nodes(
         return set(names) <= ready
 
     wait(f"{count} simulated nodes to be Ready", all_ready, kwok)
+    # The API server taints every new node not-ready (TaintNodesByCondition); the node
+    # lifecycle controller lifts it once the node reports Ready. That controller is not run:
+    # it would also mark nodes unreachable that send no heartbeats, which KWOK's stages here
+    # do not. So lift the taint as it would, once.
+    for name in names:
+        status, body = admin.request("PATCH", f"/api/v1/nodes/{name}", {"spec": {"taints": None}},
+                                     content_type="application/merge-patch+json")
+        if status != 200:
+            from .errors import ControlPlaneError
+
+            raise ControlPlaneError(f"lifting the not-ready taint of node {name} failed ({status}): {body}")

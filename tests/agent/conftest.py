@@ -29,7 +29,7 @@ from wandb_launch.controlplane import cache_dir
 from wandb_launch.controlplane.audit import AuditedRequest, read_requests
 
 from .agent_pod import AgentPodProcess, find_agent_pod
-from .fake_wandb import FakeWandb
+from .fake_wandb import FakeWandb, QueueItem
 
 REPO = Path(__file__).resolve().parents[2]
 # The SDK's API-key check wants 40+ characters after an optional `prefix-`.
@@ -70,6 +70,7 @@ class AgentInTheLoop:
     service_account_user: str
     audit_log: Path
     namespaces: dict[str, str] = field(default_factory=dict)  # scenario -> namespace
+    items: dict[str, QueueItem] = field(default_factory=dict)  # scenario -> its queue item
     started_at: float = 0.0
 
     def requests(self) -> list[AuditedRequest]:
@@ -138,9 +139,9 @@ def agent_in_the_loop(
     finally:
         if agent is not None:
             agent.stop()
-            print(f"--- agent log ({agent.log_path}) ---\n{agent.tail(60)}")
+            print(f"agent log: {agent.log_path}")
         fake.stop()
-        release.helm("uninstall", release.name, "--wait", "--timeout", "60s", check=False)
+        release.helm("uninstall", release.name, check=False)
         for namespace in [*namespaces.values(), agent_namespace]:
             delete_namespace(admin, namespace)
         if volume:
@@ -149,9 +150,10 @@ def agent_in_the_loop(
 
 
 def run_spec(namespace: str, run_id: str, *, keep_running: bool = False, project: str = "wl-project",
-             image: str = "registry.invalid/wl/train:1", ttl_seconds: int = 3) -> dict[str, Any]:
-    """A queue item as W&B hands it to the agent: a prebuilt image (noop builder), the
-    queue config's Job fragment with the target namespace and a short TTL."""
+             image: str = "registry.invalid/wl/train:1") -> dict[str, Any]:
+    """A queue item as W&B hands it to the agent: a prebuilt image (no build), the queue
+    config's Job fragment with the target namespace (the SDK's own defaults for the rest:
+    backoffLimit 0, ttlSecondsAfterFinished 60)."""
     from wandb_launch.controlplane.nodes import KEEP_RUNNING_ANNOTATION
 
     template: dict[str, Any] = {}
@@ -162,8 +164,7 @@ def run_spec(namespace: str, run_id: str, *, keep_running: bool = False, project
         "docker": {"docker_image": image},
         "resource_args": {"kubernetes": {
             "metadata": {"namespace": namespace},
-            # The SDK's default TTL is 60 s; a queue config may shorten it (the tests' time).
-            "spec": {"ttlSecondsAfterFinished": ttl_seconds, "template": template},
+            "spec": {"template": template},
         }},
     }
 
@@ -179,3 +180,57 @@ def describe_requests(loop: AgentInTheLoop, namespaces: set[str] | None = None) 
 
 def dump(obj: Any) -> str:
     return json.dumps(obj, indent=1, default=str)
+
+
+# One release serves every scenario: a kaniko builder with its build contexts on the chart's
+# PVC (a run with a prebuilt image skips the build), maxJobs 5 so all runs go at once, a
+# stopped run killed at the agent's next round (stoppedRunTimeout 0). One namespace per
+# scenario keeps each scenario's requests apart.
+RUNS = {"completes": "wlrun0001", "stopped": "wlrun0002", "not-target": "wlrun0003", "restricted": "wlrun0004",
+        "built": "wlbuild01"}
+DESTINATION = "registry.invalid/wl/runs"
+
+
+def add_job_artifacts(fake: FakeWandb) -> str:
+    """A job logged from code (source_type artifact): the job artifact and its code artifact."""
+    job = {
+        "_version": "v0", "source_type": "artifact", "runtime": "3.11",
+        "source": {"artifact": "wandb-artifact://wl-entity/wl-project/code-train:v0",
+                   "entrypoint": ["python", "train.py"], "notebook": False},
+        "input_types": {"wb_type": "typedDict", "params": {"type_map": {}}},
+        "output_types": {"wb_type": "typedDict", "params": {"type_map": {}}},
+    }
+    fake.add_artifact("wl-entity", "wl-project", "job-train", "job", {
+        "wandb-job.json": json.dumps(job).encode(), "requirements.frozen.txt": b"wandb\n",
+    })
+    fake.add_artifact("wl-entity", "wl-project", "code-train", "code", {"train.py": b"print('training')\n"})
+    return "wl-entity/wl-project/job-train:v0"
+
+
+@pytest.fixture(scope="session")
+def loop(cluster, admin, agent_venv, tmp_path_factory) -> Iterator[AgentInTheLoop]:
+    with agent_in_the_loop(
+        cluster, admin, tmp_path_factory.mktemp("agent-pod"), agent_venv,
+        targets={"completes": "baseline", "stopped": "baseline", "restricted": "restricted", "built": "baseline"},
+        others={"not-target": "baseline"}, storage=True,
+        set_args=("launchConfig.entity=wl-entity", "launchConfig.maxJobs=5", "launchConfig.stoppedRunTimeout=0",
+                  "launchConfig.builder.type=kaniko", f"launchConfig.builder.destination={DESTINATION}",
+                  "kaniko.pvc.create=true", "kaniko.pvc.size=1Gi"),
+    ) as loop:
+        ns, fake = loop.namespaces, loop.fake
+        job = add_job_artifacts(fake)
+        built = run_spec(ns["built"], RUNS["built"])
+        del built["docker"]
+        built["job"] = job
+        loop.items = {
+            # The completing run reports to W&B late (see its test); the others' own wandb.init
+            # has told W&B they run (set here in their place: no container runs).
+            "completes": fake.push(QUEUE, run_spec(ns["completes"], RUNS["completes"])),
+            "stopped": fake.push(QUEUE, run_spec(ns["stopped"], RUNS["stopped"], keep_running=True)),
+            "not-target": fake.push(QUEUE, run_spec(ns["not-target"], RUNS["not-target"])),
+            "restricted": fake.push(QUEUE, run_spec(ns["restricted"], RUNS["restricted"])),
+            "built": fake.push(QUEUE, built),
+        }
+        for scenario in ("stopped", "restricted", "built"):
+            fake.run(RUNS[scenario]).state = "running"
+        yield loop

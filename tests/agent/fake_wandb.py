@@ -110,7 +110,7 @@ class FakeWandb:
         class Handler(_Handler):
             server_state = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="fake-wandb", daemon=True).start()
         return self
@@ -296,6 +296,15 @@ OPERATIONS: dict[str, Callable[[FakeWandb, dict[str, Any]], dict[str, Any]]] = {
         "files": [{"name": name, "uploadUrl": f"{fake.url}/upload/{v.get('run')}/{name}"} for name in v.get("files", [])],
     }},
 }
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-request (the agent stopped) is not an error of the fake."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

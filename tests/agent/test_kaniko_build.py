@@ -7,7 +7,6 @@ image that does not exist."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import kubernetes.client
@@ -15,49 +14,13 @@ import pytest
 
 from wandb_launch.controlplane import SIMULATED_NOTE
 
-from .conftest import QUEUE, AgentInTheLoop, agent_in_the_loop
+from .conftest import DESTINATION, RUNS
 from .requests_record import record_scenario
 
 pytestmark = pytest.mark.cluster
 
-RUN_ID = "wlbuild01"
-DESTINATION = "registry.invalid/wl/runs"
+RUN_ID = RUNS["built"]
 BUILD_JOB = f"wandb-launch-container-build-{RUN_ID}"
-
-
-def add_job_artifacts(loop: AgentInTheLoop) -> str:
-    """A job logged from code (source_type artifact): the job artifact and its code artifact."""
-    job = {
-        "_version": "v0", "source_type": "artifact", "runtime": "3.11",
-        "source": {"artifact": "wandb-artifact://wl-entity/wl-project/code-train:v0",
-                   "entrypoint": ["python", "train.py"], "notebook": False},
-        "input_types": {"wb_type": "typedDict", "params": {"type_map": {}}},
-        "output_types": {"wb_type": "typedDict", "params": {"type_map": {}}},
-    }
-    loop.fake.add_artifact("wl-entity", "wl-project", "job-train", "job", {
-        "wandb-job.json": json.dumps(job).encode(), "requirements.frozen.txt": b"wandb\n",
-    })
-    loop.fake.add_artifact("wl-entity", "wl-project", "code-train", "code", {"train.py": b"print('training')\n"})
-    return "wl-entity/wl-project/job-train:v0"
-
-
-@pytest.fixture(scope="module")
-def loop(cluster, admin, agent_venv, tmp_path_factory) -> AgentInTheLoop:
-    with agent_in_the_loop(
-        cluster, admin, tmp_path_factory.mktemp("agent-pod-kaniko"), agent_venv,
-        targets={"runs": "baseline"}, others={}, prefix="wlk", storage=True,
-        set_args=("launchConfig.entity=wl-entity", "launchConfig.builder.type=kaniko",
-                  f"launchConfig.builder.destination={DESTINATION}", "kaniko.pvc.create=true", "kaniko.pvc.size=1Gi"),
-    ) as loop:
-        job = add_job_artifacts(loop)
-        loop.fake.run(RUN_ID).state = "running"  # the run's own wandb.init, in its place
-        loop.item = loop.fake.push(QUEUE, {
-            "entity": "wl-entity", "project": "wl-project", "run_id": RUN_ID, "resource": "kubernetes", "job": job,
-            "resource_args": {"kubernetes": {"metadata": {"namespace": loop.namespaces["runs"]},
-                                             "spec": {"ttlSecondsAfterFinished": 3}}},
-        })
-        yield loop
-        assert not loop.fake.unknown, f"operations the fake W&B does not know: {loop.fake.unknown}"
 
 
 def test_the_sdk_kaniko_job_is_created_and_admitted_in_the_agent_namespace(loop, admin) -> None:
@@ -89,14 +52,15 @@ def test_the_sdk_kaniko_job_is_created_and_admitted_in_the_agent_namespace(loop,
 
 
 def test_the_run_after_the_build_names_the_built_image(loop, admin) -> None:
-    namespace = loop.namespaces["runs"]
+    namespace = loop.namespaces["built"]
     batch = kubernetes.client.BatchV1Api(admin)
     (job,) = loop.agent.wait_for(lambda: batch.list_namespaced_job(namespace).items, "the run's Job", timeout=90)
     image = job.spec.template.spec.containers[0].image
     assert image.startswith(f"{DESTINATION}:"), image
     loop.agent.wait_for(lambda: f"Job finished with ID: {job.metadata.name}" in loop.agent.log(),
                         f"the run to finish ({SIMULATED_NOTE}: the image {image} does not exist)", timeout=60)
-    assert loop.item.state == "ACKED" and not loop.item.failures, loop.item
+    item = loop.items["built"]
+    assert item.state == "ACKED" and not item.failures, item
     record_scenario("a kaniko build with a PVC build context", loop, {namespace})
 
 

@@ -1,5 +1,6 @@
 """Runs of the SDK's own agent (wandb 0.31.0) on the chart's install: one release, one agent
-process as its pod, four queue items pushed at once (maxJobs 4), one namespace per scenario.
+process as its pod, the queue items of every scenario pushed at once (conftest.py `loop`),
+one namespace per scenario.
 
 Simulated, and said so in each test: the run pods' phases (KWOK: no container ran, so no
 run trained) and what W&B hears from the runs themselves (a run's own wandb.init would set
@@ -9,6 +10,8 @@ requests, the API server's authorization and admission, the controllers.
 
 from __future__ import annotations
 
+import time
+
 import kubernetes.client
 import pytest
 
@@ -16,36 +19,10 @@ from cluster.kube import events_for
 
 from wandb_launch.controlplane import SIMULATED_NOTE
 
-from .conftest import QUEUE, AgentInTheLoop, agent_in_the_loop, describe_requests, run_spec
+from .conftest import RUNS, describe_requests
 from .requests_record import record_scenario
 
 pytestmark = pytest.mark.cluster
-
-RUNS = {"completes": "wlrun0001", "stopped": "wlrun0002", "not-target": "wlrun0003", "restricted": "wlrun0004"}
-
-
-@pytest.fixture(scope="module")
-def loop(cluster, admin, agent_venv, tmp_path_factory) -> AgentInTheLoop:
-    with agent_in_the_loop(
-        cluster, admin, tmp_path_factory.mktemp("agent-pod"), agent_venv,
-        targets={"completes": "baseline", "stopped": "baseline", "restricted": "restricted"},
-        others={"not-target": "baseline"},
-        set_args=("launchConfig.entity=wl-entity", "launchConfig.maxJobs=4", "launchConfig.stoppedRunTimeout=0"),
-    ) as loop:
-        ns = loop.namespaces
-        loop.items = {
-            "completes": loop.fake.push(QUEUE, run_spec(ns["completes"], RUNS["completes"], ttl_seconds=20)),
-            "stopped": loop.fake.push(QUEUE, run_spec(ns["stopped"], RUNS["stopped"], keep_running=True)),
-            "not-target": loop.fake.push(QUEUE, run_spec(ns["not-target"], RUNS["not-target"])),
-            "restricted": loop.fake.push(QUEUE, run_spec(ns["restricted"], RUNS["restricted"])),
-        }
-        # The runs' own wandb.init would tell W&B they exist (no container runs here); the
-        # completing run reports late (see its test).
-        for scenario in ("stopped", "restricted"):
-            loop.fake.run(RUNS[scenario]).state = "running"
-        yield loop
-        assert not loop.fake.unknown, f"operations the fake W&B does not know: {loop.fake.unknown}"
-
 
 def jobs(admin, namespace: str) -> list[kubernetes.client.V1Job]:
     return kubernetes.client.BatchV1Api(admin).list_namespaced_job(namespace).items
@@ -55,12 +32,12 @@ def pods(admin, namespace: str) -> list[kubernetes.client.V1Pod]:
     return kubernetes.client.CoreV1Api(admin).list_namespaced_pod(namespace).items
 
 
-def test_a_run_completes_and_its_job_is_removed(loop, admin) -> None:
+def test_a_run_completes_and_the_agent_sees_it_finish(loop, admin) -> None:
     """Job in a target namespace, its pod Succeeded (simulated: no container ran), the agent
     sees the Job finish and asks W&B whether the run called wandb.init; W&B does not know it
     yet, so the agent keeps the run's logs (list pods, get pods/log) and asks again; then W&B
     reports it finished (set here in the run's place) and the queue item stays acknowledged
-    with no failure; the TTL controller removes the Job and the garbage collector its pod."""
+    with no failure. (The TTL clean-up is checked last, test_the_completed_run_is_removed_by_its_ttl.)"""
     namespace, run_id = loop.namespaces["completes"], RUNS["completes"]
     item = loop.items["completes"]
     (job,) = loop.agent.wait_for(lambda: jobs(admin, namespace), "the run's Job")
@@ -70,12 +47,14 @@ def test_a_run_completes_and_its_job_is_removed(loop, admin) -> None:
                         f"the agent to see the Job finish ({SIMULATED_NOTE})")
     loop.agent.wait_for(lambda: [r for r in loop.requests() if r.namespace == namespace and r.resource_path == "pods/log"],
                         "the agent to fetch the run's logs while W&B does not know the run")
+    reported = time.time()
     loop.fake.run(run_id).state = "finished"  # what the run's own wandb reports on exit
+    loop.agent.wait_for(lambda: [r for r in loop.fake.requests if r.operation == "RunState"
+                                 and r.variables.get("name") == run_id and r.time > reported],
+                        "the agent to ask W&B again and find the run finished")
     assert item.state == "ACKED" and item.run_id == run_id, item
-    loop.agent.wait_for(lambda: not jobs(admin, namespace) and not pods(admin, namespace),
-                        "the TTL controller to remove the Job, and its pod with it", timeout=60)
     assert not item.failures, item.failures
-    print(f"run {run_id}: Job {job.metadata.name} finished ({SIMULATED_NOTE}) and was removed by its TTL")
+    print(f"run {run_id}: Job {job.metadata.name} finished ({SIMULATED_NOTE})")
     record_scenario("a run completes", loop, {namespace})
 
 
@@ -134,9 +113,8 @@ def test_a_run_in_a_restricted_namespace_never_starts_and_w_and_b_is_not_told(lo
     assert "restricted" in denials[0], denials
     assert not pods(admin, namespace)
     # Two of the agent's polling rounds (10 s each): still nothing reported.
-    loop.agent.wait_for(lambda: loop.agent.log().count("polling on queues") >= 0 and
-                        sum(1 for r in loop.fake.requests if r.operation == "RunStoppedStatus"
-                            and r.variables.get("runId") == run_id) >= 2,
+    loop.agent.wait_for(lambda: sum(1 for r in loop.fake.requests if r.operation == "RunStoppedStatus"
+                                    and r.variables.get("runId") == run_id) >= 2,
                         "two status rounds of the agent for the run", timeout=45)
     assert item.state == "ACKED" and not item.failures and not item.warnings, item
     assert f"Job finished with ID: {job.metadata.name}" not in loop.agent.log()
@@ -154,6 +132,16 @@ def test_the_agent_is_the_chart_pod_as_the_api_server_sees_it(loop, admin) -> No
     assert {r.pod for r in requests} == {loop.agent.pod.metadata.name}, "a request not made with the pod-bound token"
     denied = [r for r in requests if r.code == 403 and loop.role(r.namespace) in ("agent", "target")]
     assert not denied, describe_requests(loop)
-    assert not loop.fake.unknown and not loop.fake.unauthorized
+    assert not loop.fake.unauthorized
     assert loop.fake.agent["hostname"] == loop.agent.pod.metadata.name  # the pod's hostname (UTS namespace)
     assert loop.fake.agent["version"] == "wandb@0.31.0"
+
+
+def test_the_completed_run_is_removed_by_its_ttl(loop, admin) -> None:
+    """Last in this file, so the SDK's default TTL (ttlSecondsAfterFinished 60) runs out while
+    the other scenarios are checked: the TTL controller removes the finished Job, the garbage
+    collector its pod."""
+    namespace = loop.namespaces["completes"]
+    loop.agent.wait_for(lambda: not jobs(admin, namespace) and not pods(admin, namespace),
+                        "the TTL controller to remove the Job, and its pod with it", timeout=100)
+    assert not loop.items["completes"].failures

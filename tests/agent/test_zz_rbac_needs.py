@@ -17,6 +17,12 @@ EXPECTED_SCENARIOS = {
 }
 
 
+def test_the_fake_w_and_b_knew_every_operation(loop) -> None:
+    """Every request of the agent (and its wandb-core) to W&B was one the fake answers."""
+    assert not loop.fake.unknown, f"operations the fake W&B does not know: {loop.fake.unknown}"
+    assert not loop.fake.unauthorized
+
+
 def test_recorded_requests_equal_the_needs_table() -> None:
     missing = EXPECTED_SCENARIOS - set(SCENARIOS)
     if missing:

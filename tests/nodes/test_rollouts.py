@@ -5,6 +5,8 @@ no container ran (every assertion about a pod being Running or Ready says so).""
 
 from __future__ import annotations
 
+import json
+
 import kubernetes.client
 import pytest
 
@@ -105,3 +107,20 @@ def test_drain_with_a_disruption_budget_moves_the_agent(cluster, admin, install_
         print(f"after the drain of {node}: {where(admin, cluster, moved)}")
     finally:
         core.patch_node(node, {"spec": {"unschedulable": False}})
+
+
+def test_status_says_a_phase_comes_from_a_simulated_node(cluster, admin, install_release, capsys) -> None:
+    """`wandb-launch status` marks pods whose node is KWOK's: their phase is no run."""
+    if not cluster.simulated_nodes:
+        pytest.skip(f"the nodes of the {cluster.source} are real")
+    from wandb_launch import cli
+
+    release = install_release(VALUES_DIR / "local.yaml", helm_flags=WAIT)
+    args = ["--kubeconfig", str(cluster.kubeconfig), "-n", "default", "--release", release.name]
+    capsys.readouterr()
+    assert cli.main(["status", "-o", "json", *args]) == 0
+    (pod,) = json.loads(capsys.readouterr().out)["pods"]
+    assert pod["phase"] == "Running" and pod["simulatedNode"] is True, pod
+    assert cli.main(["status", *args]) == 0
+    table = capsys.readouterr().out
+    assert f"Running ({SIMULATED_NOTE})" in table, table

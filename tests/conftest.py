@@ -151,8 +151,14 @@ def nodes_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     nodes are real). Otherwise a second local control plane, apart from `cluster`, with
     kube-scheduler, KWOK and SIMULATED_NODES simulated nodes, and the API server's audit log
     of service accounts' requests: a pod's phase there comes from KWOK, no container runs."""
-    if request.config.getoption("kind") or request.config.getoption("kubeconfig", default=None):
-        yield request.getfixturevalue("cluster")
+    if request.config.getoption("kind"):
+        # Not getfixturevalue("cluster"): tests/nodes and tests/agent name this fixture `cluster`.
+        yield Cluster(Path(request.getfixturevalue("kind_cluster").kubeconfig_path), "kind", has_kubelet=True)
+        return
+    kubeconfig_option = request.config.getoption("kubeconfig", default=None)
+    if kubeconfig_option:
+        kubeconfig = Path(kubeconfig_option).expanduser().resolve()
+        yield Cluster(kubeconfig, "kubeconfig", has_kubelet=_any_node_ready(kubeconfig))
         return
 
     from wandb_launch.controlplane import ControlPlaneError, LocalControlPlane

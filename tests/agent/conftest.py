@@ -23,7 +23,7 @@ import yaml
 
 from cluster.conftest import admin  # noqa: F401 - the admin client of this directory's `cluster`
 from cluster.kube import create_namespace, delete_namespace, unique_name
-from cluster.release import CHART, HELM_NAMESPACE, Release, install_args
+from cluster.release import CHART, Release, install_args
 
 from wandb_launch.controlplane import cache_dir
 from wandb_launch.controlplane.audit import AuditedRequest, read_requests
@@ -176,10 +176,6 @@ def describe_requests(loop: AgentInTheLoop, namespaces: set[str] | None = None) 
         for r in loop.requests() if namespaces is None or r.namespace in namespaces
     })
     return rows
-
-
-def dump(obj: Any) -> str:
-    return json.dumps(obj, indent=1, default=str)
 
 
 # One release serves every scenario: a kaniko builder with its build contexts on the chart's

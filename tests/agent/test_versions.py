@@ -4,17 +4,22 @@ agent-in-the-loop tests run as the agent."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .conftest import BASE_VALUES, CHART, app_version
 
 
 def rendered_agent_image() -> str:
-    rendered = subprocess.run(["helm", "template", "v", str(CHART), "-f", str(BASE_VALUES), "--set", "apiKey.value=x"],
+    helm = shutil.which("helm")
+    if helm is None:
+        pytest.fail("helm is not on PATH: run `make tools` and put ~/.cache/wandb-launch/bin on PATH")
+    rendered = subprocess.run([helm, "template", "v", str(CHART), "-f", str(BASE_VALUES), "--set", "apiKey.value=x"],
                               capture_output=True, text=True, check=True).stdout
     (deployment,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]

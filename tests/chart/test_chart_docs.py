@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from chartlib import CHART, REPO
+
+from .chartlib import CHART, REPO
 
 
 def load_chart_docs() -> ModuleType:

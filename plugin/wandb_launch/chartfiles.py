@@ -35,7 +35,12 @@ def _load(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     # Registered before it runs: its dataclasses and NamedTuples look their module up.
     sys.modules[_MODULE_NAME] = module
-    spec.loader.exec_module(module)
+    # No __pycache__ inside the chart (`helm package` would ship it).
+    dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = dont_write
     return module
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -48,3 +49,10 @@ def test_no_helm_notice_from_the_source_tree() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert not [p for p in CHART.rglob("*") if p.is_symlink()]
+
+
+def test_loading_the_check_leaves_no_bytecode_in_the_chart() -> None:
+    """verify imports files/helm_test_check.py from the chart; `helm package` must not ship a __pycache__."""
+    code = "from wandb_launch.chartfiles import helm_test_check; helm_test_check()"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    assert not list(CHART.rglob("__pycache__")) and not list(CHART.rglob("*.pyc"))

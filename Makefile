@@ -1,7 +1,8 @@
 # Two entry points do all set-up on a fresh machine: `make demo` and `make test`.
 SHELL := /bin/bash
 VENV := .venv
-CACHE := $(or $(WANDB_LAUNCH_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/wandb-launch)
+# The tools cache (its one definition: plugin/wandb_launch/toolcache.py).
+CACHE := $(shell python3 plugin/wandb_launch/toolcache.py)
 export PATH := $(CACHE)/bin:$(PATH)
 PYTEST_ARGS ?=
 

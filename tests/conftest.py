@@ -13,17 +13,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .paths import CACHE_BIN, REPO, VENV_BIN
+
 if TYPE_CHECKING:
     import kubernetes.client
 
-REPO = Path(__file__).resolve().parents[1]
 _STARTUP_SECONDS = pytest.StashKey[float]()
 _NODES_STARTUP_SECONDS = pytest.StashKey[float]()
 # Simulated nodes of the `nodes_cluster`: enough for a drain to move the agent elsewhere.
@@ -208,3 +209,35 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"local control plane with {SIMULATED_NODES} simulated nodes (KWOK; no container runs): "
             f"start to ready in {startup:.1f} s"
         )
+
+
+# The plugin manifest must load on both Helm majors (install-tools builds helm and helm4).
+@pytest.fixture(scope="module", params=["helm", "helm4"])
+def helm_plugin(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`helm plugin install ./plugin` into a throwaway Helm home; returns helm(*args) there."""
+    binary = shutil.which(request.param, path=f"{CACHE_BIN}:{os.environ.get('PATH', '')}")
+    if binary is None:
+        pytest.fail(f"{request.param} is not built: run `make tools` (hack/install-tools.sh)")
+    home = tmp_path_factory.mktemp(f"{request.param}-home")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HELM_") and k != "KUBECONFIG"},
+        # Plugins go to the default $HELM_DATA_HOME/plugins: Helm 4 installs there even when
+        # HELM_PLUGINS points elsewhere (and then lists HELM_PLUGINS).
+        "HELM_DATA_HOME": str(home / "data"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_CACHE_HOME": str(home / "cache"),
+        # The venv's wandb-launch is found on PATH, so the install hook makes no venv.
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [binary, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False
+        )
+
+    installed = run("plugin", "install", str(REPO / "plugin"))
+    assert installed.returncode == 0, installed.stderr
+    assert f"using {VENV_BIN / 'wandb-launch'}" in installed.stdout
+    return run

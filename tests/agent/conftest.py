@@ -21,22 +21,22 @@ import kubernetes.client
 import pytest
 import yaml
 
-from cluster.conftest import admin  # noqa: F401 - the admin client of this directory's `cluster`
-from cluster.kube import create_namespace, delete_namespace, unique_name
-from cluster.release import CHART, Release, install_args
-
-from wandb_launch.controlplane import cache_dir
 from wandb_launch.controlplane.audit import AuditedRequest, read_requests
+from wandb_launch.toolcache import cache_dir
+
+from ..cluster.conftest import admin  # noqa: F401 - the admin client of this directory's `cluster`
+from ..cluster.kube import create_namespace, delete_namespace, unique_name
+from ..cluster.release import Release, install_args
+from ..paths import CHART, VALUES_DIR
 
 from .agent_pod import AgentPodProcess, find_agent_pod
 from .fake_wandb import FakeWandb, QueueItem
 
-REPO = Path(__file__).resolve().parents[2]
 # The SDK's API-key check wants 40+ characters after an optional `prefix-`.
 API_KEY = "wlfake-" + "0123456789abcdef" * 2 + "01234567"
 QUEUE = "wl-queue"
 # A value file of the chart: the values every agent-in-the-loop install starts from.
-BASE_VALUES = REPO / "values" / "local.yaml"
+BASE_VALUES = VALUES_DIR / "local.yaml"
 
 
 def app_version() -> str:

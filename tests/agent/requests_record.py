@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
+
+from ..paths import CHART
 
 if TYPE_CHECKING:
     from .conftest import AgentInTheLoop
-
-REPO = Path(__file__).resolve().parents[2]
-RULES_TEMPLATE = REPO / "chart" / "templates" / "_helpers.tpl"
 
 
 class Call(NamedTuple):
@@ -49,28 +46,25 @@ def record_scenario(name: str, loop: AgentInTheLoop, namespaces: set[str]) -> se
 
 
 def rbac_needs() -> dict[str, set[tuple[str, str, str]]]:
-    """The project's RBAC needs table, per namespace role, as (group, resource, verb).
+    """The project's RBAC needs table (chart/files/agent-rbac.yaml), per namespace role, as
+    (group, resource, verb)."""
+    from wandb_launch.chartfiles import agent_needs
 
-    The one place the comparison reads the table: today selfcheck's tuples; retarget here
-    when they move into the shared data file."""
-    from wandb_launch import selfcheck
+    needs = agent_needs(CHART)
 
-    def flat(needs) -> set[tuple[str, str, str]]:
-        return {(n.group, n.resource, verb) for n in needs for verb in n.verbs}
+    def flat(table) -> set[tuple[str, str, str]]:
+        return {(n.group, n.resource, verb) for n in table for verb in n.verbs}
 
-    return {"target": flat(selfcheck.TARGET_NAMESPACE_NEEDS), "agent": flat(selfcheck.AGENT_NAMESPACE_NEEDS)}
-
-
-_KEPT = re.compile(r"^\s*kept in (target|agent) namespaces: (\w+) ([\w/]+)(?: \(([\w.]+)\))? - (.+)$")
+    return {"target": flat(needs.target_namespace), "agent": flat(needs.agent_namespace)}
 
 
 def kept_unused_rights() -> dict[str, dict[tuple[str, str, str], str]]:
-    """Rights the chart grants that no scenario used, with the reason each is kept, from the
-    comment above the chart's RBAC rules (`kept in <role> namespaces: <verb> <resource> (<group>) - why`)."""
-    kept: dict[str, dict[tuple[str, str, str], str]] = {"target": {}, "agent": {}}
-    for line in RULES_TEMPLATE.read_text().splitlines():
-        match = _KEPT.match(line)
-        if match:
-            role, verb, resource, group, why = match.groups()
-            kept[role][(group or "", resource, verb)] = why
-    return kept
+    """Rights the chart grants that no scenario used, with the reason each is kept
+    (`unusedInAgentScenarios` in chart/files/agent-rbac.yaml)."""
+    import yaml
+
+    listed = yaml.safe_load((CHART / "files" / "agent-rbac.yaml").read_text()).get("unusedInAgentScenarios") or {}
+    return {
+        role: {(r["group"], r["resource"], r["verb"]): r["why"] for r in listed.get(role) or []}
+        for role in ("target", "agent")
+    }

@@ -15,7 +15,7 @@ import time
 import kubernetes.client
 import pytest
 
-from cluster.kube import events_for
+from ..cluster.kube import events_for
 
 from wandb_launch.controlplane import SIMULATED_NOTE
 

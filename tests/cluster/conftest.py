@@ -8,8 +8,9 @@ from pathlib import Path
 import kubernetes.client
 import pytest
 
+from ..paths import CHART
 from .kube import create_namespace, delete_namespace, unique_name
-from .release import CHART, Release, install_args
+from .release import Release, install_args
 
 
 @pytest.fixture(scope="session")

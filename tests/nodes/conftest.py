@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cluster.conftest import admin, install_release, make_namespace, pytest_runtest_makereport  # noqa: F401
+from ..cluster.conftest import admin, install_release, make_namespace, pytest_runtest_makereport  # noqa: F401
 
 
 @pytest.fixture(scope="session")

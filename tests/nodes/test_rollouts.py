@@ -10,8 +10,8 @@ import json
 import kubernetes.client
 import pytest
 
-from cluster.kube import eventually
-from cluster.release import CHART, VALUES_DIR, Release
+from ..cluster.kube import eventually
+from ..cluster.release import CHART, VALUES_DIR, Release
 
 from wandb_launch.controlplane import SIMULATED_NOTE, is_simulated_node
 

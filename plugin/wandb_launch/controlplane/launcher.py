@@ -237,7 +237,8 @@ class LocalControlPlane:
                 self._wait(what, lambda path=path: admin_probe.ok(path), controller_manager)
             if self.nodes:
                 start_simulated_nodes(
-                    self, count=self.nodes, ca=pki.ca, admin=admin_probe,
+                    workdir=self.workdir, server=self.server, kubeconfig=self.kubeconfig,
+                    spawn=self._spawn, wait=self._wait, count=self.nodes, ca=pki.ca, admin=admin_probe,
                     scheduler_port=scheduler_port, kwok_port=kwok_port,
                 )
         except BaseException:

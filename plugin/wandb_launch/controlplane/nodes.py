@@ -17,6 +17,7 @@ such a node says so (`SIMULATED_NOTE`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .binaries import find_binary
@@ -25,7 +26,6 @@ from .probe import Probe
 
 if TYPE_CHECKING:
     from .pki import CertKey
-    from .launcher import LocalControlPlane
     from .process import ManagedProcess
 
 # KWOK manages the nodes carrying this annotation; `wandb-launch status` and the tests use
@@ -257,24 +257,22 @@ def _node_ready(node: dict[str, Any]) -> bool:
 
 
 def start_simulated_nodes(
-    control_plane: LocalControlPlane, *, count: int, ca: CertKey, admin: Probe,
-    scheduler_port: int, kwok_port: int,
+    *, workdir: Path, server: str, kubeconfig: Path,
+    spawn: Callable[[str, list[str]], ManagedProcess], wait: Callable[..., None],
+    count: int, ca: CertKey, admin: Probe, scheduler_port: int, kwok_port: int,
 ) -> None:
     """Start kube-scheduler and KWOK against the running API server, create `count` Nodes
-    and wait until each is Ready. Processes are registered with `control_plane` (stopped
-    with it)."""
+    and wait until each is Ready. `spawn` starts a process the control plane owns (stopped
+    with it); `wait(what, ready, process)` waits for a condition while that process lives."""
     # Imported here, as in the launcher: `cryptography` only once a control plane starts.
     from .pki import issue_certificate
 
-    workdir = control_plane.workdir
     pki_dir = workdir / "pki"
-    spawn: Callable[[str, list[str]], ManagedProcess] = control_plane._spawn
-    wait = control_plane._wait
 
     # The bootstrap RBAC policy grants the scheduler's rights to this exact user name.
     scheduler_cert = issue_certificate(ca, pki_dir, "scheduler", "system:kube-scheduler")
     scheduler_kubeconfig = write_kubeconfig(
-        workdir / "scheduler.kubeconfig", server=control_plane.server, ca_cert=ca.cert,
+        workdir / "scheduler.kubeconfig", server=server, ca_cert=ca.cert,
         client_cert=scheduler_cert.cert, client_key=scheduler_cert.key, user="system:kube-scheduler",
     )
     scheduler = spawn("kube-scheduler", [
@@ -298,7 +296,7 @@ def start_simulated_nodes(
     stages.write_text(STAGES_YAML)
     kwok = spawn("kwok", [
         str(find_binary("kwok")),
-        f"--kubeconfig={control_plane.kubeconfig}",
+        f"--kubeconfig={kubeconfig}",
         f"--config={stages}",
         f"--manage-nodes-with-annotation-selector={SIMULATED_NODE_ANNOTATION}={SIMULATED_NODE_VALUE}",
         f"--server-address=127.0.0.1:{kwok_port}",

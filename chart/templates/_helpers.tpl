@@ -89,6 +89,35 @@ password
 {{- printf "%s-%s" .Release.Namespace (include "wandb-launch.fullname" .) | trunc 253 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* Cluster-scoped, like the ClusterRole: the release namespace and name keep releases apart. */}}
+{{- define "wandb-launch.deletePodsPolicyName" -}}
+{{- printf "%s-%s-delete-run-pods" .Release.Namespace (include "wandb-launch.fullname" .) | trunc 253 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "wandb-launch.deletePodsPolicyBindingName" -}}
+{{- include "wandb-launch.deletePodsPolicyName" . -}}
+{{- end -}}
+
+{{/*
+"true" when the MutatingAdmissionPolicy that gives the agent's Jobs the foregroundDeletion
+finalizer is rendered: stoppedRuns.deletePods true, or auto and the API server serves the
+kind (helm install/upgrade ask discovery; an offline `helm template` knows only what
+--api-versions names).
+*/}}
+{{- define "wandb-launch.deletePodsPolicyEnabled" -}}
+{{- $mode := .Values.stoppedRuns.deletePods -}}
+{{- if kindIs "bool" $mode -}}
+{{- if $mode }}true{{ end -}}
+{{- else if .Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy" -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The user name the API server gives requests made with the agent's service-account token. */}}
+{{- define "wandb-launch.agentUserName" -}}
+{{- printf "system:serviceaccount:%s:%s" (include "wandb-launch.agentNamespace" .) (include "wandb-launch.serviceAccountName" .) -}}
+{{- end -}}
+
 {{- define "wandb-launch.kanikoDockerConfigSecretName" -}}
 {{- if .Values.kaniko.dockerConfig.existingSecret -}}
 {{- .Values.kaniko.dockerConfig.existingSecret -}}
@@ -160,6 +189,9 @@ apiKeySecret: {{ include "wandb-launch.apiKeySecretName" . | quote }}
 agentApiKeySecret: {{ include "wandb-launch.agentApiKeySecretName" . | quote }}
 agentApiKeySecretKey: {{ include "wandb-launch.agentApiKeySecretKey" . | quote }}
 kanikoCredentialsSecret: {{ include "wandb-launch.kanikoCredentialsSecretName" . | quote }}
+deletePodsPolicy: {{ include "wandb-launch.deletePodsPolicyName" . | quote }}
+deletePodsPolicyBinding: {{ include "wandb-launch.deletePodsPolicyBindingName" . | quote }}
+deletePodsPolicyRendered: {{ include "wandb-launch.deletePodsPolicyEnabled" . | quote }}
 releaseSelector: {{ include "wandb-launch.selectorString" (include "wandb-launch.selectorLabels" .) | quote }}
 agentSelector: {{ include "wandb-launch.selectorString" (include "wandb-launch.agentSelectorLabels" .) | quote }}
 {{- end -}}
@@ -199,11 +231,15 @@ app.kubernetes.io/part-of: wandb-launch
 {{- end -}}
 {{- end -}}
 
-{{/* Pod Security level enforced on a created agent namespace. */}}
+{{/*
+Pod Security level enforced on a created agent namespace: `baseline` when pods that meet
+only baseline run there (kaniko builds; runs, when it is also a target: the SDK's run pods
+have no runAsNonRoot), else `restricted` (the agent pod meets it).
+*/}}
 {{- define "wandb-launch.podSecurityEnforce" -}}
 {{- if .Values.namespace.podSecurity.enforce -}}
 {{- .Values.namespace.podSecurity.enforce -}}
-{{- else if eq .Values.launchConfig.builder.type "kaniko" -}}
+{{- else if or (eq .Values.launchConfig.builder.type "kaniko") (include "wandb-launch.agentNamespaceIsTarget" .) -}}
 baseline
 {{- else -}}
 restricted

@@ -34,21 +34,23 @@ def test_the_sdk_kaniko_job_is_created_and_admitted_in_the_agent_namespace(loop,
     context = Path(loop.agent.workdir) / "volumes" / "kaniko-context" / f"{RUN_ID}.tgz"
     assert context.is_file() and context.stat().st_size > 0
     # The job controller made the build pod: admitted by Pod Security in the agent namespace.
-    loop.agent.wait_for(lambda: f"Created kaniko job {BUILD_JOB}" in loop.agent.log(), "the agent to log the build Job")
-    loop.agent.wait_for(lambda: [r for r in loop.requests() if r.namespace == agent_ns and r.verb == "delete"
-                                 and r.resource == "jobs"], f"the build to end ({SIMULATED_NOTE}) and its Job to be deleted",
-                        timeout=60)
-    pods = core.list_namespaced_pod(agent_ns, label_selector=f"job-name={BUILD_JOB}").items
-    assert len(pods) == 1, "the build Job's pod was not admitted"
-    (pod,) = pods
+    # (Read while it exists: once the agent deletes the Job, the pod goes with it.)
+    (pod,) = loop.agent.wait_for(lambda: core.list_namespaced_pod(agent_ns, label_selector=f"job-name={BUILD_JOB}").items,
+                                 "the build Job's pod to be admitted", timeout=30)
+    (build_job,) = batch.list_namespaced_job(agent_ns, field_selector=f"metadata.name={BUILD_JOB}").items
+    assert "foregroundDeletion" in (build_job.metadata.finalizers or []), "the chart's policy did not mark the build Job"
     assert pod.spec.service_account_name == loop.agent.pod.spec.service_account_name
     (container,) = pod.spec.containers
     assert f"--context=tar:///context/{RUN_ID}.tgz" in container.args
     assert any(a.startswith(f"--destination={DESTINATION}:") for a in container.args)
     (claim,) = [v.persistent_volume_claim.claim_name for v in pod.spec.volumes if v.persistent_volume_claim]
     assert claim in {v.persistent_volume_claim.claim_name for v in loop.agent.pod.spec.volumes if v.persistent_volume_claim}
-    print(f"kaniko build pod {pod.metadata.name}: {pod.status.phase} ({SIMULATED_NOTE}; no image was built)")
-    assert not batch.list_namespaced_job(agent_ns).items
+    loop.agent.wait_for(lambda: f"Created kaniko job {BUILD_JOB}" in loop.agent.log(), "the agent to log the build Job")
+    loop.agent.wait_for(lambda: [r for r in loop.requests() if r.namespace == agent_ns and r.verb == "delete"
+                                 and r.resource == "jobs"], f"the build to end ({SIMULATED_NOTE}) and its Job to be deleted",
+                        timeout=60)
+    print(f"kaniko build pod {pod.metadata.name}: admitted, ran on a simulated node ({SIMULATED_NOTE}; no image was built)")
+    loop.agent.wait_for(lambda: not batch.list_namespaced_job(agent_ns).items, "the build Job to be gone", timeout=30)
 
 
 def test_the_run_after_the_build_names_the_built_image(loop, admin) -> None:
@@ -64,10 +66,10 @@ def test_the_run_after_the_build_names_the_built_image(loop, admin) -> None:
     record_scenario("a kaniko build with a PVC build context", loop, {namespace})
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: the agent deletes the build Job with no propagation policy, "
-                   "so batch/v1 orphans the build pod in the agent namespace")
 def test_the_build_leaves_no_pod(loop, admin) -> None:
+    """The agent deletes the build Job with no propagation policy too; the chart's policy
+    covers the agent namespace, so the build pod goes with its Job."""
     core = kubernetes.client.CoreV1Api(admin)
-    left = [p.metadata.name for p in core.list_namespaced_pod(loop.release.agent_namespace,
-                                                              label_selector=f"job-name={BUILD_JOB}").items]
-    assert not left, f"build pods left in {loop.release.agent_namespace}: {left}"
+    loop.agent.wait_for(
+        lambda: not core.list_namespaced_pod(loop.release.agent_namespace, label_selector=f"job-name={BUILD_JOB}").items,
+        f"the build pod in {loop.release.agent_namespace} to be deleted with its Job", timeout=30)

@@ -63,6 +63,7 @@ def test_a_run_stopped_from_wandb_loses_its_job(loop, admin) -> None:
     orphaned by the API server's default for batch/v1 deletes; see the next test."""
     namespace, run_id = loop.namespaces["stopped"], RUNS["stopped"]
     (job,) = loop.agent.wait_for(lambda: jobs(admin, namespace), "the run's Job")
+    assert "foregroundDeletion" in (job.metadata.finalizers or []), "the chart's policy did not mark the agent's Job"
     loop.agent.wait_for(lambda: [p for p in pods(admin, namespace) if p.status.phase == "Running"],
                         f"the run's pod to be Running ({SIMULATED_NOTE})")
     loop.fake.run(run_id).stopped = True
@@ -73,14 +74,15 @@ def test_a_run_stopped_from_wandb_loses_its_job(loop, admin) -> None:
     record_scenario("a run is stopped from W&B", loop, {namespace})
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: the agent deletes the Job with no propagation policy, "
-                   "so batch/v1 orphans the pod and the stopped run keeps running")
 def test_a_stopped_run_leaves_no_pod(loop, admin) -> None:
+    """The agent deletes the Job with no propagation policy, which for batch/v1 would orphan
+    the pod; the chart's MutatingAdmissionPolicy gave the Job the foregroundDeletion finalizer
+    when the agent created it, so the garbage collector deletes the pod with the Job."""
     namespace = loop.namespaces["stopped"]
+    creates = [r for r in loop.requests() if r.namespace == namespace and r.verb == "create" and r.resource == "jobs"]
+    assert [r.code for r in creates] == [201]
     loop.agent.wait_for(lambda: not jobs(admin, namespace), "the stopped run's Job to be gone", timeout=60)
-    left = [f"{p.metadata.name} ({p.status.phase}, owners: {[o.kind for o in p.metadata.owner_references or []]})"
-            for p in pods(admin, namespace) if not p.metadata.deletion_timestamp]
-    assert not left, f"pods of the stopped run still there: {left}"
+    loop.agent.wait_for(lambda: not pods(admin, namespace), "the stopped run's pod to be deleted with its Job", timeout=30)
 
 
 def test_a_run_aimed_at_a_namespace_that_is_not_a_target_is_denied(loop, admin) -> None:

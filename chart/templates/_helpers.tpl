@@ -306,9 +306,19 @@ RBAC rules: the lists of files/agent-rbac.yaml, the one record of the agent's AP
 {{- (include "wandb-launch.agentRbac" . | fromYaml).target | toYaml -}}
 {{- end -}}
 
-{{/* Only in the agent's own namespace: kaniko build contexts and docker configs live in configmaps. */}}
-{{- define "wandb-launch.rules.agentOnly" -}}
-{{- (include "wandb-launch.agentRbac" . | fromYaml).agentOnly | toYaml -}}
+{{/* Only in the agent's own namespace, with the kaniko builder: its build Jobs live there. */}}
+{{- define "wandb-launch.rules.agentNamespace" -}}
+{{- (include "wandb-launch.agentRbac" . | fromYaml).agentNamespace | toYaml -}}
+{{- end -}}
+
+{{/* "true" when the agent builds images with kaniko (the builder type of the rendered launch config). */}}
+{{- define "wandb-launch.kanikoBuilds" -}}
+{{- if eq (toString ((include "wandb-launch.launchConfig" . | fromYaml).builder).type) "kaniko" }}true{{ end -}}
+{{- end -}}
+
+{{/* "true" when the agent needs any right in its own namespace: kaniko builds, or runs there. */}}
+{{- define "wandb-launch.agentNamespaceRole" -}}
+{{- if or (include "wandb-launch.kanikoBuilds" .) (include "wandb-launch.agentNamespaceIsTarget" .) }}true{{ end -}}
 {{- end -}}
 
 {{- define "wandb-launch.rules.additionalServices" -}}
@@ -326,17 +336,13 @@ RBAC rules: the lists of files/agent-rbac.yaml, the one record of the agent's AP
 {{- end }}
 {{- end -}}
 
-{{/* The agent namespace's Role: its own needs, plus the target extras when it is a target too. */}}
+{{/* The agent namespace's Role: what kaniko builds need, and a target's rules when it is a target too. */}}
 {{- define "wandb-launch.rules.agentAll" -}}
-{{ include "wandb-launch.rules.target" . }}
-{{ include "wandb-launch.rules.agentOnly" . }}
 {{- if include "wandb-launch.agentNamespaceIsTarget" . }}
-{{- if .Values.rbac.additionalServices }}
-{{ include "wandb-launch.rules.additionalServices" . }}
+{{ include "wandb-launch.rules.targetAll" . }}
 {{- end }}
-{{- with .Values.rbac.extraRules }}
-{{ toYaml . }}
-{{- end }}
+{{- if include "wandb-launch.kanikoBuilds" . }}
+{{ include "wandb-launch.rules.agentNamespace" . }}
 {{- end }}
 {{- end -}}
 

@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     ref = cluster_ref(args)
     progress = output.Progress(quiet=args.output != "table")
     try:
-        revision, api, helm = installer.install(ref, request, progress)
+        revision, api, helm = installer.install(
+            ref, request, progress, warn=lambda text: print(f"wandb-launch {args.command}: warning: {text}", file=sys.stderr)
+        )
     except installer.HelmFailed as e:
         progress.done()
         print(f"wandb-launch {args.command}: helm failed: {e}", file=sys.stderr)

@@ -81,6 +81,7 @@ def collect_status(ref: ClusterRef, api: Any, helm: Any) -> dict[str, Any]:
         for pod in pods:
             pod["simulatedNode"] = pod["node"] in simulated
     events = warning_events(core, [agent_ns, *targets])
+    found = agent_runs(api, names, targets)
     return {
         "release": {
             "name": release.get("name"),
@@ -99,7 +100,29 @@ def collect_status(ref: ClusterRef, api: Any, helm: Any) -> dict[str, Any]:
         "environment": launch.get("environment"),
         "targetNamespaces": targets,
         "warnings": events,
+        "stoppedRuns": stopped_runs(names),
+        **found,
     }
+
+
+def stopped_runs(names: Names) -> dict[str, Any]:
+    """Whether a deleted agent Job takes its pods with it (the chart's MutatingAdmissionPolicy)."""
+    if names.delete_pods_policy_rendered == "true":
+        return {"deletePods": True, "policy": names.delete_pods_policy,
+                "detail": "a stopped run's pods are deleted with its Job"}
+    return {"deletePods": False, "policy": None,
+            "detail": "a stopped run's pods keep running without their Job (no MutatingAdmissionPolicy: "
+                      "stoppedRuns.deletePods is false, or the cluster does not serve it); `wandb-launch cleanup` removes them"}
+
+
+def agent_runs(api: Any, names: Names, targets: list[str]) -> dict[str, Any]:
+    """The Jobs the agent created and orphaned run pods (runs.py), or why they cannot be read."""
+    from wandb_launch import runs
+
+    try:
+        return runs.collect(api, runs.Scope.of(names, targets))
+    except runs.NotAllowed as e:
+        return {"runs": [], "orphanedPods": [], "runsError": f"{e}: ask for list rights on jobs, pods and events there"}
 
 
 def simulated_nodes(core: Any, names: set[str]) -> set[str]:
@@ -189,6 +212,7 @@ def format_status(status: dict[str, Any]) -> str:
         )
     else:
         parts.append("no agent pods")
+    parts.append(_format_runs(status))
     if status["warnings"]:
         parts.append(
             output.table(
@@ -199,6 +223,22 @@ def format_status(status: dict[str, Any]) -> str:
     else:
         parts.append("no warning events")
     return "\n\n".join(parts)
+
+
+def _format_runs(status: dict[str, Any]) -> str:
+    from wandb_launch import runs
+
+    stopped = status["stoppedRuns"]
+    lines = [f"stopped runs: {stopped['detail']}" + (f" (MutatingAdmissionPolicy {stopped['policy']})" if stopped["policy"] else "")]
+    if status.get("runsError"):
+        lines.append(f"runs: not readable: {status['runsError']}")
+    else:
+        lines.append(runs.format_runs(status["runs"]))
+    if status["orphanedPods"]:
+        lines += ["", f"orphaned pods of the agent's runs ({len(status['orphanedPods'])}): their Job is gone, "
+                  "nothing will remove them; `wandb-launch cleanup` lists them, `--yes` deletes them",
+                  runs.format_orphans(status["orphanedPods"])]
+    return "\n".join(lines)
 
 
 def _phase(pod: dict[str, Any]) -> str:

@@ -10,16 +10,25 @@ requests, the API server's authorization and admission, the controllers.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import kubernetes.client
 import pytest
+import yaml
 
+from ..clirun import Outcome, run_cli
 from ..cluster.kube import events_for
+from ..cluster.release import HELM_NAMESPACE
+from ..paths import CHART
 
 from wandb_launch.controlplane import SIMULATED_NOTE
 
-from .conftest import RUNS, describe_requests
+from wandb_launch.controlplane.audit import read_requests
+
+from .conftest import QUEUE, RUNS, describe_requests, run_spec
+from .limited_user import limited_user
 from .requests_record import record_scenario
 
 pytestmark = pytest.mark.cluster
@@ -121,6 +130,7 @@ def test_a_run_in_a_restricted_namespace_never_starts_and_w_and_b_is_not_told(lo
     assert item.state == "ACKED" and not item.failures and not item.warnings, item
     assert f"Job finished with ID: {job.metadata.name}" not in loop.agent.log()
     record_scenario("a run into a namespace that enforces restricted", loop, {namespace})
+    assert_status_shows_the_stuck_run(loop, run_id, namespace)
     # Free the agent: stop the run from W&B, as its user eventually would.
     loop.fake.run(run_id).stopped = True
     loop.agent.wait_for(lambda: not jobs(admin, namespace), "the agent to delete the stuck run's Job", timeout=60)
@@ -137,6 +147,84 @@ def test_the_agent_is_the_chart_pod_as_the_api_server_sees_it(loop, admin) -> No
     assert not loop.fake.unauthorized
     assert loop.fake.agent["hostname"] == loop.agent.pod.metadata.name  # the pod's hostname (UTS namespace)
     assert loop.fake.agent["version"] == "wandb@0.31.0"
+
+
+def status_of(loop, *args: str, kubeconfig: Path | None = None) -> Outcome:
+    """`wandb-launch <args>` on the loop's release (in this process)."""
+    return run_cli(*args, "--kubeconfig", str(kubeconfig or loop.release.cluster.kubeconfig),
+                   "-n", HELM_NAMESPACE, "--release", loop.release.name)
+
+
+def assert_status_shows_the_stuck_run(loop, run_id: str, namespace: str) -> None:
+    """`status` lists the agent's Job of a run whose pods the API server denies, with the
+    denial (which the agent never reported to W&B), in JSON, YAML and the table."""
+    status = json.loads(status_of(loop, "status", "-o", "json").out)
+    (row,) = [r for r in status["runs"] if r["runId"] == run_id]
+    assert row["namespace"] == namespace and row["queue"] == QUEUE and row["kind"] == "run"
+    assert row["pods"] == [] and row["stuck"]["kind"] == "pod-security", row
+    assert row["stuck"]["reason"] == "FailedCreate" and 'PodSecurity "restricted' in row["stuck"]["message"]
+    table = status_of(loop, "status").out
+    assert "STUCK pod-security" in table and run_id in table, table
+    (as_yaml,) = [r for r in yaml.safe_load(status_of(loop, "status", "-o", "yaml").out)["runs"] if r["runId"] == run_id]
+    assert (as_yaml["job"], as_yaml["stuck"]["kind"]) == (row["job"], "pod-security")
+    print(next(line for line in table.splitlines() if run_id in line))
+
+
+def test_without_the_policy_a_stopped_run_is_orphaned_and_cleanup_removes_it(loop, admin, tmp_path) -> None:
+    """stoppedRuns.deletePods=false (what a cluster without MutatingAdmissionPolicy gets): the
+    upgrade removes the policy; a run stopped from W&B keeps its pod (Running, simulated) with
+    no owner; `status` lists it as orphaned; `cleanup` as a user holding only the rights it
+    states lists it (dry run: nothing deleted), then `--yes` deletes it."""
+    release, fake = loop.release, loop.fake
+    release.helm("upgrade", release.name, str(CHART), "--reuse-values", "--set", "stoppedRuns.deletePods=false")
+    policies = kubernetes.client.AdmissionregistrationV1Api(admin).list_mutating_admission_policy().items
+    assert not [p for p in policies if release.name in p.metadata.name], "the upgrade left the policy"
+    namespace, run_id = loop.namespaces["stopped"], "wlorphan1"
+    fake.push(QUEUE, run_spec(namespace, run_id, keep_running=True))
+    fake.run(run_id).state = "running"
+    (job,) = loop.agent.wait_for(lambda: [j for j in jobs(admin, namespace) if j.metadata.labels["wandb.ai/run-id"] == run_id],
+                                 "the agent to create the run's Job", timeout=60)
+    assert "foregroundDeletion" not in (job.metadata.finalizers or [])
+    loop.agent.wait_for(lambda: [p for p in pods(admin, namespace) if p.status.phase == "Running"],
+                        f"the run's pod to be Running ({SIMULATED_NOTE})")
+    fake.run(run_id).stopped = True
+    loop.agent.wait_for(lambda: not jobs(admin, namespace), "the agent to delete the stopped run's Job", timeout=60)
+    (orphan,) = loop.agent.wait_for(lambda: [p for p in pods(admin, namespace) if not p.metadata.owner_references],
+                                    "the garbage collector to orphan the pod", timeout=30)
+    assert orphan.status.phase == "Running"
+
+    status = json.loads(status_of(loop, "status", "-o", "json").out)
+    assert status["stoppedRuns"]["deletePods"] is False
+    (listed,) = [o for o in status["orphanedPods"] if o["runId"] == run_id]
+    assert (listed["namespace"], listed["pod"], listed["queue"], listed["phase"]) == (
+        namespace, orphan.metadata.name, QUEUE, "Running")
+    assert listed["simulatedNode"] is True
+
+    pod_rules = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "delete"]}]
+    rules = {HELM_NAMESPACE: [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}],
+             **{ns: pod_rules for ns in [*release.target_namespaces, release.agent_namespace]}}
+    with limited_user(admin, release.cluster.kubeconfig, tmp_path, name=f"{release.name}-cleaner",
+                      home=HELM_NAMESPACE, rules=rules) as (kubeconfig, user):
+        dry = status_of(loop, "cleanup", "-o", "json", kubeconfig=kubeconfig)
+        assert dry.code == 0, dry.err
+        report = json.loads(dry.out)
+        assert report["dryRun"] and [o["pod"] for o in report["orphanedPods"]] == [orphan.metadata.name]
+        assert report["deleted"] == [] and [p.metadata.name for p in pods(admin, namespace)] == [orphan.metadata.name]
+        done = status_of(loop, "cleanup", "--yes", kubeconfig=kubeconfig)
+        assert done.code == 0, done.err
+        assert "deleted 1 of 1 orphaned pods" in done.out, done.out
+    loop.agent.wait_for(lambda: not pods(admin, namespace), "the orphaned pod to be deleted", timeout=30)
+    requests = read_requests(loop.audit_log, user)
+    # Non-resource requests (GET /version, the client's reachability check) every user may make.
+    assert {r.uri.rstrip("/") for r in requests if not r.resource} <= {"/version"}, [r.uri for r in requests if not r.resource]
+    made = {(r.verb, r.resource_path, r.namespace or "*", r.code) for r in requests if r.resource}
+    allowed = {(verb, resource, ns) for verb, resource, ns, code in made if code < 400}
+    stated = {("get", "secrets", HELM_NAMESPACE), ("list", "secrets", HELM_NAMESPACE),
+              *{("list", "pods", ns) for ns in rules if ns != HELM_NAMESPACE}, ("delete", "pods", namespace)}
+    assert allowed <= stated, f"cleanup used rights it does not state: {sorted(allowed - stated)}"
+    # Refused and done without: the cluster-wide list (then per namespace), the optional node reads.
+    assert {(v, r, ns) for v, r, ns, code in made if code == 403} <= {("list", "pods", "*"), ("get", "nodes", "*")}, made
+    print(f"cleanup's requests: {sorted(made)}")
 
 
 def test_the_completed_run_is_removed_by_its_ttl(loop, admin) -> None:

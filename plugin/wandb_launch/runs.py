@@ -150,7 +150,7 @@ def classify(message: str) -> str:
     lowered = message.lower()
     if "podsecurity" in lowered or "pod security" in lowered:
         return "pod-security"
-    if "exceeded quota" in lowered or "resourcequota" in lowered:
+    if "exceeded quota" in lowered or "for quota" in lowered:
         return "quota"
     if "forbidden" in lowered:
         return "forbidden"

@@ -179,11 +179,13 @@ def describe_requests(loop: AgentInTheLoop, namespaces: set[str] | None = None) 
 
 
 # One release serves every scenario: a kaniko builder with its build contexts on the chart's
-# PVC (a run with a prebuilt image skips the build), maxJobs 5 so all runs go at once, a
+# PVC (a run with a prebuilt image skips the build), maxJobs 8 so all runs go at once, a
 # stopped run killed at the agent's next round (stoppedRunTimeout 0). One namespace per
 # scenario keeps each scenario's requests apart.
 RUNS = {"completes": "wlrun0001", "stopped": "wlrun0002", "not-target": "wlrun0003", "restricted": "wlrun0004",
-        "built": "wlbuild01"}
+        "built": "wlbuild01", "quota": "wlrun0005", "unschedulable": "wlrun0006"}
+# A node label no simulated node carries: the queue config of the unschedulable run selects it.
+NO_SUCH_NODE = {"wandb-launch.test/no-such-node": "true"}
 DESTINATION = "registry.invalid/wl/runs"
 
 
@@ -207,13 +209,19 @@ def add_job_artifacts(fake: FakeWandb) -> str:
 def loop(cluster, admin, agent_venv, tmp_path_factory) -> Iterator[AgentInTheLoop]:
     with agent_in_the_loop(
         cluster, admin, tmp_path_factory.mktemp("agent-pod"), agent_venv,
-        targets={"completes": "baseline", "stopped": "baseline", "restricted": "restricted", "built": "baseline"},
+        targets={"completes": "baseline", "stopped": "baseline", "restricted": "restricted", "built": "baseline",
+                 "quota": "baseline", "unschedulable": "baseline"},
         others={"not-target": "baseline"}, storage=True,
-        set_args=("launchConfig.entity=wl-entity", "launchConfig.maxJobs=5", "launchConfig.stoppedRunTimeout=0",
+        set_args=("launchConfig.entity=wl-entity", "launchConfig.maxJobs=8", "launchConfig.stoppedRunTimeout=0",
                   "launchConfig.builder.type=kaniko", f"launchConfig.builder.destination={DESTINATION}",
                   "kaniko.pvc.create=true", "kaniko.pvc.size=1Gi"),
     ) as loop:
         ns, fake = loop.namespaces, loop.fake
+        # An admin's quota that admits no pod: the job controller's pod creation is refused.
+        kubernetes.client.CoreV1Api(admin).create_namespaced_resource_quota(
+            ns["quota"], {"metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}})
+        unschedulable = run_spec(ns["unschedulable"], RUNS["unschedulable"])
+        unschedulable["resource_args"]["kubernetes"]["spec"]["template"]["spec"] = {"nodeSelector": NO_SUCH_NODE}
         job = add_job_artifacts(fake)
         built = run_spec(ns["built"], RUNS["built"])
         del built["docker"]
@@ -226,7 +234,9 @@ def loop(cluster, admin, agent_venv, tmp_path_factory) -> Iterator[AgentInTheLoo
             "not-target": fake.push(QUEUE, run_spec(ns["not-target"], RUNS["not-target"])),
             "restricted": fake.push(QUEUE, run_spec(ns["restricted"], RUNS["restricted"])),
             "built": fake.push(QUEUE, built),
+            "quota": fake.push(QUEUE, run_spec(ns["quota"], RUNS["quota"])),
+            "unschedulable": fake.push(QUEUE, unschedulable),
         }
-        for scenario in ("stopped", "restricted", "built"):
+        for scenario in ("stopped", "restricted", "built", "quota", "unschedulable"):
             fake.run(RUNS[scenario]).state = "running"
         yield loop

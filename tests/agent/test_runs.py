@@ -33,6 +33,9 @@ from .requests_record import record_scenario
 
 pytestmark = pytest.mark.cluster
 
+# The run stopped after the policy was turned off (test_an_upgrade_turns_the_policy_off).
+ORPHAN_RUN = "wlorphan1"
+
 def jobs(admin, namespace: str) -> list[kubernetes.client.V1Job]:
     return kubernetes.client.BatchV1Api(admin).list_namespaced_job(namespace).items
 
@@ -94,6 +97,19 @@ def test_a_stopped_run_leaves_no_pod(loop, admin) -> None:
     loop.agent.wait_for(lambda: not pods(admin, namespace), "the stopped run's pod to be deleted with its Job", timeout=30)
 
 
+def test_an_upgrade_turns_the_policy_off(loop, admin) -> None:
+    """stoppedRuns.deletePods=false (what a cluster without MutatingAdmissionPolicy gets): the
+    upgrade removes the policy and its binding. A run is queued then, for the orphan test below."""
+    release, fake = loop.release, loop.fake
+    release.helm("upgrade", release.name, str(CHART), "--reuse-values", "--set", "stoppedRuns.deletePods=false")
+    admission = kubernetes.client.AdmissionregistrationV1Api(admin)
+    left = [p.metadata.name for p in admission.list_mutating_admission_policy().items if release.name in p.metadata.name]
+    left += [b.metadata.name for b in admission.list_mutating_admission_policy_binding().items if release.name in b.metadata.name]
+    assert not left, f"the upgrade left {left}"
+    loop.items["orphan"] = fake.push(QUEUE, run_spec(loop.namespaces["stopped"], ORPHAN_RUN, keep_running=True))
+    fake.run(ORPHAN_RUN).state = "running"
+
+
 def test_a_run_aimed_at_a_namespace_that_is_not_a_target_is_denied(loop, admin) -> None:
     """The agent may not create its API-key secret there: 403 on every try, the queue item
     is failed with the denial, and nothing is created in that namespace."""
@@ -131,9 +147,9 @@ def test_a_run_in_a_restricted_namespace_never_starts_and_w_and_b_is_not_told(lo
     assert f"Job finished with ID: {job.metadata.name}" not in loop.agent.log()
     record_scenario("a run into a namespace that enforces restricted", loop, {namespace})
     assert_status_shows_the_stuck_run(loop, run_id, namespace)
-    # Free the agent: stop the run from W&B, as its user eventually would.
+    # Free the agent: stop the run from W&B, as its user eventually would (checked later, in
+    # test_stuck_runs_stopped_from_wandb_leave_nothing, while other scenarios run).
     loop.fake.run(run_id).stopped = True
-    loop.agent.wait_for(lambda: not jobs(admin, namespace), "the agent to delete the stuck run's Job", timeout=60)
 
 
 def test_the_agent_is_the_chart_pod_as_the_api_server_sees_it(loop, admin) -> None:
@@ -170,18 +186,48 @@ def assert_status_shows_the_stuck_run(loop, run_id: str, namespace: str) -> None
     print(next(line for line in table.splitlines() if run_id in line))
 
 
+def _unschedulable(pod: kubernetes.client.V1Pod) -> bool:
+    return any(c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable"
+               for c in pod.status.conditions or [])
+
+
+@pytest.mark.parametrize("scenario", ["quota", "unschedulable"])
+def test_status_names_why_a_run_is_stuck(loop, admin, scenario: str) -> None:
+    """The agent created the run's Job; then the API server refused its pod (an admin's
+    ResourceQuota of no pods: FailedCreate events), or the scheduler finds no node for it (a
+    nodeSelector no node matches: the pod stays Pending). `status` names the reason; what
+    the agent itself told W&B is printed. Then the run is stopped from W&B to free the agent."""
+    namespace, run_id = loop.namespaces[scenario], RUNS[scenario]
+    item = loop.items[scenario]
+    (job,) = loop.agent.wait_for(lambda: jobs(admin, namespace), "the run's Job", timeout=90)
+    if scenario == "quota":
+        loop.agent.wait_for(lambda: [e for e in events_for(admin, namespace, "Job")
+                                     if e.startswith("FailedCreate") and "exceeded quota" in e], "FailedCreate events")
+    else:
+        loop.agent.wait_for(lambda: [p for p in pods(admin, namespace) if _unschedulable(p)],
+                            "the scheduler to mark the pod unschedulable")
+    status = json.loads(status_of(loop, "status", "-o", "json").out)
+    (row,) = [r for r in status["runs"] if r["runId"] == run_id]
+    assert row["job"] == job.metadata.name and row["queue"] == QUEUE
+    assert row["stuck"] and row["stuck"]["kind"] == scenario, row
+    if scenario == "quota":
+        assert row["pods"] == [] and "exceeded quota" in row["stuck"]["message"]
+    else:
+        assert [(p["phase"], p["node"]) for p in row["pods"]] == [("Pending", "(unscheduled)")]
+        assert "node affinity/selector" in row["stuck"]["message"] or "didn't match" in row["stuck"]["message"], row
+    print(f"{scenario}: status says {row['stuck']}; W&B heard: failures {item.failures}, warnings "
+          f"{[w.get('message') for w in item.warnings]}")
+    assert item.state == "ACKED" and not item.failures, item
+    record_scenario(f"a run stuck on {scenario}", loop, {namespace})
+    loop.fake.run(run_id).stopped = True  # checked in test_stuck_runs_stopped_from_wandb_leave_nothing
+
+
 def test_without_the_policy_a_stopped_run_is_orphaned_and_cleanup_removes_it(loop, admin, tmp_path) -> None:
-    """stoppedRuns.deletePods=false (what a cluster without MutatingAdmissionPolicy gets): the
-    upgrade removes the policy; a run stopped from W&B keeps its pod (Running, simulated) with
-    no owner; `status` lists it as orphaned; `cleanup` as a user holding only the rights it
-    states lists it (dry run: nothing deleted), then `--yes` deletes it."""
+    """Without the policy (upgraded above), a run stopped from W&B keeps its pod (Running,
+    simulated) with no owner; `status` lists it as orphaned; `cleanup` as a user holding only
+    the rights it states lists it (dry run: nothing deleted), then `--yes` deletes it."""
     release, fake = loop.release, loop.fake
-    release.helm("upgrade", release.name, str(CHART), "--reuse-values", "--set", "stoppedRuns.deletePods=false")
-    policies = kubernetes.client.AdmissionregistrationV1Api(admin).list_mutating_admission_policy().items
-    assert not [p for p in policies if release.name in p.metadata.name], "the upgrade left the policy"
-    namespace, run_id = loop.namespaces["stopped"], "wlorphan1"
-    fake.push(QUEUE, run_spec(namespace, run_id, keep_running=True))
-    fake.run(run_id).state = "running"
+    namespace, run_id = loop.namespaces["stopped"], ORPHAN_RUN
     (job,) = loop.agent.wait_for(lambda: [j for j in jobs(admin, namespace) if j.metadata.labels["wandb.ai/run-id"] == run_id],
                                  "the agent to create the run's Job", timeout=60)
     assert "foregroundDeletion" not in (job.metadata.finalizers or [])
@@ -225,6 +271,15 @@ def test_without_the_policy_a_stopped_run_is_orphaned_and_cleanup_removes_it(loo
     # Refused and done without: the cluster-wide list (then per namespace), the optional node reads.
     assert {(v, r, ns) for v, r, ns, code in made if code == 403} <= {("list", "pods", "*"), ("get", "nodes", "*")}, made
     print(f"cleanup's requests: {sorted(made)}")
+
+
+def test_stuck_runs_stopped_from_wandb_leave_nothing(loop, admin) -> None:
+    """The restricted, quota and unschedulable runs were stopped from W&B in their tests: the
+    agent deleted their Jobs (made while the policy was on), and the pending pod went with its Job."""
+    for scenario in ("restricted", "quota", "unschedulable"):
+        namespace = loop.namespaces[scenario]
+        loop.agent.wait_for(lambda: not jobs(admin, namespace) and not pods(admin, namespace),
+                            f"the agent to delete the stopped {scenario} run's Job, and any pod with it", timeout=60)
 
 
 def test_the_completed_run_is_removed_by_its_ttl(loop, admin) -> None:

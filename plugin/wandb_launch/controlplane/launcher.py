@@ -37,8 +37,10 @@ _START_ATTEMPTS = 3
 # and their TTL clean-up, namespace deletion, owner-reference garbage collection, the
 # `default` service account of every namespace, legacy SA token secrets, the
 # kube-root-ca.crt ConfigMap projected into pods, the aggregated admin/edit/view roles,
-# and the removal of the protection finalizers the StorageObjectInUseProtection admission
-# plugin puts on every PVC and PV (without it, a kaniko-context PVC never goes away).
+# the removal of the protection finalizers the StorageObjectInUseProtection admission
+# plugin puts on every PVC and PV (without it, a kaniko-context PVC never goes away), and
+# ResourceQuota usage (without it, the quota admission plugin refuses every pod of a
+# namespace with a quota: "status unknown for quota").
 CONTROLLERS: tuple[str, ...] = (
     "job-controller",
     "deployment-controller",
@@ -52,6 +54,7 @@ CONTROLLERS: tuple[str, ...] = (
     "clusterrole-aggregation-controller",
     "persistentvolumeclaim-protection-controller",
     "persistentvolume-protection-controller",
+    "resourcequota-controller",
 )
 
 # Readiness beyond /readyz: objects that exist only once bootstrap and controllers have run.

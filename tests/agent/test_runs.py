@@ -28,7 +28,7 @@ from wandb_launch.controlplane import SIMULATED_NOTE
 from wandb_launch.controlplane.audit import read_requests
 
 from .conftest import QUEUE, RUNS, describe_requests, run_spec
-from .limited_user import limited_user
+from ..cluster.limited_user import limited_user
 from .requests_record import record_scenario
 
 pytestmark = pytest.mark.cluster

@@ -215,6 +215,8 @@ def test_status_names_why_a_run_is_stuck(loop, admin, scenario: str) -> None:
     else:
         assert [(p["phase"], p["node"]) for p in row["pods"]] == [("Pending", "(unscheduled)")]
         assert "node affinity/selector" in row["stuck"]["message"] or "didn't match" in row["stuck"]["message"], row
+    if scenario == "unschedulable":
+        print(status_of(loop, "status").out)
     print(f"{scenario}: status says {row['stuck']}; W&B heard: failures {item.failures}, warnings "
           f"{[w.get('message') for w in item.warnings]}")
     assert item.state == "ACKED" and not item.failures, item

@@ -174,10 +174,13 @@ def warning_events(core: Any, namespaces: list[str]) -> list[dict[str, Any]]:
 
 
 def classify(reason: str, message: str) -> str:
-    """Name the two denials people look for."""
-    if "PodSecurity" in message or "pod security" in message.lower():
-        return "pod-security"
-    if "forbidden" in message.lower():
+    """Name the denials people look for (Pod Security, a quota, RBAC)."""
+    from wandb_launch.runs import classify as classify_denial
+
+    kind = classify_denial(message)
+    if kind in ("pod-security", "quota"):
+        return kind
+    if kind == "forbidden":
         return "rbac"
     return reason
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from wandb_launch.chartoutput import ChartOutput, Names
 from wandb_launch.clusterref import ClusterRef
+from wandb_launch.simulated import simulated_nodes
 
 # Warnings older than this are history, not status.
 EVENT_LIMIT = 10
@@ -123,26 +124,6 @@ def agent_runs(api: Any, names: Names, targets: list[str]) -> dict[str, Any]:
         return runs.collect(api, runs.Scope.of(names, targets))
     except runs.NotAllowed as e:
         return {"runs": [], "orphanedPods": [], "runsError": f"{e}: ask for list rights on jobs, pods and events there"}
-
-
-def simulated_nodes(core: Any, names: set[str]) -> set[str]:
-    """Which of these nodes are KWOK's (their phases are written by a simulator: no container
-    ran). Nodes that cannot be read (no rights, gone) count as real."""
-    from kubernetes.client import ApiException
-
-    from wandb_launch.controlplane.nodes import is_simulated_node
-
-    found = set()
-    for name in names:
-        if name.startswith("("):  # "(unscheduled)"
-            continue
-        try:
-            node = core.read_node(name)
-        except ApiException:
-            continue
-        if is_simulated_node(node.metadata.annotations):
-            found.add(name)
-    return found
 
 
 def warning_events(core: Any, namespaces: list[str]) -> list[dict[str, Any]]:

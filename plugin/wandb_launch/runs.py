@@ -268,7 +268,7 @@ def collect(api: Any, scope: Scope, *, jobs: bool = True) -> dict[str, Any]:
     Jobs (and their events): what `cleanup` needs is the pods alone."""
     from kubernetes import client
 
-    from wandb_launch.release import simulated_nodes
+    from wandb_launch.simulated import simulated_nodes
 
     core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
     pods = list_pods(core, scope)

@@ -56,9 +56,10 @@ def to_values(config: Any, adoption: Adoption, *, where: str, prefix: str) -> tu
             # The SDK appends a singular `queue` (a string) to `queues`.
             if not isinstance(value, str):
                 raise InputError(where, f"queue is {value!r}; the SDK wants one name there", "list queues under queues")
-            out.setdefault("queues", [])
-            out["queues"] = [*out["queues"], value] if value not in out["queues"] else out["queues"]
-            adoption.outcome(name, MAPPED, "launchConfig.queues", "appended to queues, as the SDK does")
+            adoption.outcome(
+                name, MAPPED, "launchConfig.queues",
+                "appended to queues, as the SDK does before AgentConfig refuses the key itself (that agent could not start)",
+            )
         elif key == "environment":
             _environment(value, out, extra, adoption, name, where)
         elif key == "builder":
@@ -77,6 +78,9 @@ def to_values(config: Any, adoption: Adoption, *, where: str, prefix: str) -> tu
                 name, REFUSED, "",
                 "not a key of the SDK's AgentConfig, which forbids unknown keys (the old agent would not start with it)",
             )
+    if isinstance(config.get("queue"), str):
+        queues = list(out.get("queues") or [])
+        out["queues"] = queues if config["queue"] in queues else [*queues, config["queue"]]
     if "registry" in config:
         _registry(config["registry"], config.get("environment") or {}, out, adoption, f"{prefix}registry")
     if extra:

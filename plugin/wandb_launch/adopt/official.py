@@ -110,6 +110,7 @@ def _launch_config(m: _Mapper, key: str) -> None:
         parsed = yaml.safe_load(text)
     except yaml.YAMLError:
         raise InputError(where, "is not valid YAML", "fix the release's launchConfig first") from None
+    m.a.outcome(key, MAPPED, "launchConfig", "a string of launch-config.yaml; each of its keys below, in structured form")
     launch, base_url = launchconfig.to_values(parsed, m.a, where=where, prefix=f"{key}: ")
     m.put("launchConfig", launch)
     if base_url and not m.user_set("baseUrl"):

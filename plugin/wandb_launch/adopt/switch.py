@@ -222,12 +222,14 @@ def remove_old(api: Any, ref: ClusterRef, adoption: Adoption, timeout: str) -> l
 
 def leftovers(api: Any, ref: ClusterRef, adoption: Adoption, grace: float = 30.0) -> list[str]:
     """Old objects marked for removal that are still there (after `grace` seconds for the
-    garbage collector), and the old release if helm still lists it."""
+    garbage collector), and the old release if helm still lists it. A secret made again
+    under its fixed name is the user's now, not a leftover."""
+    remade = {c.target for c in adoption.copies if c.after_removal}
     deadline = time.monotonic() + grace
     while True:
         left = [
             str(o.ref) for o in adoption.old_objects
-            if o.remove and o.ref.kind in KNOWN_KINDS and kube.request(api, "GET", o.ref.path)[0] == 200
+            if o.remove and o.ref not in remade and o.ref.kind in KNOWN_KINDS and kube.request(api, "GET", o.ref.path)[0] == 200
         ]
         if not left or time.monotonic() > deadline:
             break

@@ -197,3 +197,91 @@ def test_the_fixed_guide_is_adopted_and_replaced(guide_agent, cluster, admin, tm
             assert can_i(sa, "create", "batch", "jobs", ns)
         # The guide's ClusterRole granted update on pods; the chart does not, and it is gone.
         assert not can_i(sa, "update", "", "pods", agent.target)
+
+
+def test_a_hand_applied_agent_with_flags_env_volumes_and_wide_rights(cluster, admin, tmp_path: Path) -> None:
+    """Not the guide's shape: the agent's flags, env from a ConfigMap, kaniko env, an extra
+    volume, a PodDisruptionBudget, a binding shared with another account, and a
+    ClusterRoleBinding that lets it create Jobs everywhere (so the targets must be named)."""
+    require_reference()
+    ns = create_namespace(admin, unique_name("hand"), "baseline")
+    target = create_namespace(admin, unique_name("hand-runs"), "baseline")
+    core, apps = kubernetes.client.CoreV1Api(admin), kubernetes.client.AppsV1Api(admin)
+    rbac = kubernetes.client.RbacAuthorizationV1Api(admin)
+    wide = unique_name("launch-everywhere")
+    try:
+        create_secret(admin, ns, "launch-key", {"api-key": API_KEY})
+        core.create_namespaced_service_account(ns, {"metadata": {"name": "launcher", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/launch"}}})
+        core.create_namespaced_config_map(ns, {"metadata": {"name": "launch-settings"}, "data": {"url": "https://wandb.example.com"}})
+        core.create_namespaced_config_map(ns, {"metadata": {"name": "launch-config"}, "data": {"config.yaml": "max_jobs: 2\nqueues: [from-file]\n"}})
+        rbac.create_cluster_role_binding({
+            "metadata": {"name": wide}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"kind": "ServiceAccount", "name": "launcher", "namespace": ns}],
+        })
+        rbac.create_namespaced_role_binding(target, {
+            "metadata": {"name": "shared"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"kind": "ServiceAccount", "name": "launcher", "namespace": ns}, {"kind": "User", "name": "alice"}],
+        })
+        labels = {"app": "launcher", "team": "ml"}
+        apps.create_namespaced_deployment(ns, {"metadata": {"name": "launcher"}, "spec": {
+            "selector": {"matchLabels": {"app": "launcher"}},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "serviceAccountName": "launcher",
+                "nodeSelector": {"kubernetes.io/os": "linux"},
+                "containers": [{
+                    "name": "agent", "image": "registry.example.com/wandb/launch-agent:0.31.0",
+                    "command": ["wandb", "launch-agent"],
+                    "args": ["--queue", "q1", "-q", "q2", "--entity", "my-team", "-j", "3", "--config", "/config/config.yaml"],
+                    "env": [
+                        {"name": "WANDB_API_KEY", "valueFrom": {"secretKeyRef": {"name": "launch-key", "key": "api-key"}}},
+                        {"name": "WANDB_BASE_URL", "valueFrom": {"configMapKeyRef": {"name": "launch-settings", "key": "url"}}},
+                        {"name": "WANDB_LAUNCH_KANIKO_PVC_NAME", "value": "contexts"},
+                        {"name": "HTTPS_PROXY", "value": "http://proxy:3128"},
+                        {"name": "WANDB_RELEASE_NAME", "value": "old"},
+                    ],
+                    "volumeMounts": [{"name": "config", "mountPath": "/config"}, {"name": "scratch", "mountPath": "/scratch"},
+                                     {"name": "contexts", "mountPath": "/contexts"}],
+                }],
+                "volumes": [{"name": "config", "configMap": {"name": "launch-config"}}, {"name": "scratch", "emptyDir": {}},
+                            {"name": "contexts", "persistentVolumeClaim": {"claimName": "contexts"}}],
+            }},
+        }})
+        kubernetes.client.PolicyV1Api(admin).create_namespaced_pod_disruption_budget(ns, {
+            "metadata": {"name": "launcher"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "launcher"}}},
+        })
+        common = ["adopt", "--from-deployment", f"{ns}/launcher", "--kubeconfig", str(cluster.kubeconfig), "--release", unique_name("adopted")]
+
+        everywhere = run_cli(*common)
+        assert everywhere.code == 2
+        assert f"clusterrolebinding {wide} lets the agent create Jobs in every namespace" in one_line_error(everywhere)
+
+        result = run_cli(*common, "--target-namespace", target, "-o", "json")
+        assert result.code == 0, result.err
+        report = json.loads(result.out)
+        values = report["values"]
+        assert values["launchConfig"] == {"maxJobs": 3, "queues": ["q1", "q2"], "entity": "my-team"}
+        assert values["baseUrl"] == "https://wandb.example.com"
+        assert values["apiKey"] == {"existingSecret": "launch-key", "existingSecretKey": "api-key"}
+        assert values["targetNamespaces"] == [target]
+        assert values["serviceAccount"] == {"create": False, "name": "launcher"}
+        assert values["kaniko"] == {"pvc": {"existingClaim": "contexts"}}
+        assert values["extraEnv"] == [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}]
+        assert values["extraVolumes"] == [{"name": "scratch", "emptyDir": {}}]
+        assert values["extraVolumeMounts"] == [{"name": "scratch", "mountPath": "/scratch"}]
+        assert values["podLabels"] == {"team": "ml"}
+        assert values["image"]["repository"] == "registry.example.com/wandb/launch-agent"
+        keys = {k["key"]: k["outcome"] for k in report["keys"]}
+        assert keys["env WANDB_RELEASE_NAME"] == "refused"
+        assert keys["args --queue"] == "mapped"
+        actions = {o["object"]: o["action"] for o in report["oldObjects"]}
+        assert actions[f"ClusterRoleBinding {wide}"] == "remove"
+        assert actions[f"RoleBinding {target}/shared"] == "keep"  # it binds alice too
+        assert actions["ClusterRole edit"] == "keep"  # built into Kubernetes
+        assert actions[f"PodDisruptionBudget {ns}/launcher"] == "remove"
+        assert actions[f"ConfigMap {ns}/launch-config"] == "remove"
+        assert actions[f"ServiceAccount {ns}/launcher"] == "keep"
+        assert API_KEY not in result.out + result.err
+    finally:
+        rbac.delete_cluster_role_binding(wide)
+        for name in (ns, target):
+            delete_namespace(admin, name)

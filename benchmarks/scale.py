@@ -61,7 +61,11 @@ GNU_TIME = "/usr/bin/time"
 
 def measure(argv: list[str], env: dict[str, str] | None = None) -> Measure:
     """Run a process to its end: wall time, its CPU time and peak RSS (GNU time's, else wait4's)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as usage_file:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as usage_file,
+    ):
         gnu_time = os.access(GNU_TIME, os.X_OK)
         command = [GNU_TIME, "-f", "%M %U %S", "-o", usage_file.name, *argv] if gnu_time else argv
         start = time.perf_counter()
@@ -87,19 +91,27 @@ def targets(n: int) -> list[str]:
 def values_files(workdir: Path, n: int) -> dict[str, tuple[list[str], list[str]]]:
     """chart -> (helm args of the values, the same with one value changed)."""
     ours = workdir / f"ours-{n}.yaml"
-    ours.write_text(yaml.safe_dump({
-        "namespace": {"create": False, "name": OURS_NAMESPACE},
-        "targetNamespaces": targets(n),
-        "apiKey": {"value": API_KEY},
-    }))
+    ours.write_text(
+        yaml.safe_dump(
+            {
+                "namespace": {"create": False, "name": OURS_NAMESPACE},
+                "targetNamespaces": targets(n),
+                "apiKey": {"value": API_KEY},
+            }
+        )
+    )
     config = {"queues": ["bench-queue"], "max_jobs": 1, "builder": {"type": "noop"}}
     theirs = workdir / f"theirs-{n}.yaml"
-    theirs.write_text(yaml.safe_dump({
-        "namespace": THEIRS_NAMESPACE,
-        "additionalTargetNamespaces": targets(n),
-        "agent": {"apiKey": API_KEY},
-        "launchConfig": yaml.safe_dump(config),
-    }))
+    theirs.write_text(
+        yaml.safe_dump(
+            {
+                "namespace": THEIRS_NAMESPACE,
+                "additionalTargetNamespaces": targets(n),
+                "agent": {"apiKey": API_KEY},
+                "launchConfig": yaml.safe_dump(config),
+            }
+        )
+    )
     changed = workdir / f"theirs-{n}-changed.yaml"
     changed.write_text(yaml.safe_dump({"launchConfig": yaml.safe_dump({**config, "max_jobs": 2})}))
     local = str(REPO / "values" / "local.yaml")
@@ -129,7 +141,9 @@ def namespaces(kubeconfig: Path, names: list[str]) -> Iterator[None]:
     core = client.CoreV1Api(api)
     for ns in names:
         with contextlib.suppress(client.ApiException):
-            core.create_namespace({"metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}})
+            core.create_namespace(
+                {"metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}}
+            )
     try:
         yield
     finally:
@@ -138,7 +152,9 @@ def namespaces(kubeconfig: Path, names: list[str]) -> Iterator[None]:
                 core.delete_namespace(ns)
 
 
-def status_kubectl_loop(kubeconfig: Path, agent_namespace: str, target_namespaces: list[str], limit: int) -> tuple[float, int, int]:
+def status_kubectl_loop(
+    kubeconfig: Path, agent_namespace: str, target_namespaces: list[str], limit: int
+) -> tuple[float, int, int]:
     """`status`'s answers from kubectl: the Deployment, its pods, the launch ConfigMap, and
     Warning events in the agent namespace and every target (one call each, as status asks)."""
     kubectl = tool("kubectl")
@@ -147,7 +163,10 @@ def status_kubectl_loop(kubeconfig: Path, agent_namespace: str, target_namespace
         [*base, "get", "deployment", "-n", agent_namespace, "-o", "json"],
         [*base, "get", "pods", "-n", agent_namespace, "-o", "json"],
         [*base, "get", "configmap", "-n", agent_namespace, "-o", "json"],
-        *([*base, "get", "events", "-n", ns, "--field-selector", "type=Warning", "-o", "json"] for ns in [agent_namespace, *target_namespaces]),
+        *(
+            [*base, "get", "events", "-n", ns, "--field-selector", "type=Warning", "-o", "json"]
+            for ns in [agent_namespace, *target_namespaces]
+        ),
     ]
     chosen = calls if limit <= 0 else calls[:limit]
     start = time.perf_counter()
@@ -189,8 +208,12 @@ def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200) -> None:
                     figures[which]["template"] = Measure.median(runs)
                     counts[which] = (objects(runs[-1].out), len(runs[-1].out.encode()))
                     figures[which]["install"] = measure([helm, "install", release, chart, "-n", ns, *base], env)
-                    figures[which]["upgrade, no change"] = measure([helm, "upgrade", release, chart, "-n", ns, *base], env)
-                    figures[which]["upgrade, one value changed"] = measure([helm, "upgrade", release, chart, "-n", ns, *changed], env)
+                    figures[which]["upgrade, no change"] = measure(
+                        [helm, "upgrade", release, chart, "-n", ns, *base], env
+                    )
+                    figures[which]["upgrade, one value changed"] = measure(
+                        [helm, "upgrade", release, chart, "-n", ns, *changed], env
+                    )
                     if n == largest and which == OURS:
                         tool_lines = tools_at_scale(kubeconfig, env, n, kubectl_calls)
                     figures[which]["uninstall"] = measure([helm, "uninstall", release, "-n", ns], env)
@@ -201,7 +224,11 @@ def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200) -> None:
                 for step in ("template", "install", "upgrade, no change", "upgrade, one value changed", "uninstall"):
                     o, t = figures[OURS][step], figures[THEIRS][step]
                     label = f"helm {step}" + (f" (median of {TEMPLATE_RUNS})" if step == "template" else "")
-                    rows += [(label, o.seconds, t.seconds, "s"), ("  helm CPU", o.cpu, t.cpu, "s"), ("  helm peak memory", o.peak_mib, t.peak_mib, "MiB")]
+                    rows += [
+                        (label, o.seconds, t.seconds, "s"),
+                        ("  helm CPU", o.cpu, t.cpu, "s"),
+                        ("  helm peak memory", o.peak_mib, t.peak_mib, "MiB"),
+                    ]
                 print()
                 print_rows(f"{n} target namespaces", rows)
         print()
@@ -217,11 +244,15 @@ def tools_at_scale(kubeconfig: Path, env: dict[str, str], n: int, kubectl_calls:
     verify = _cli(["verify", *cli[1:]], env)
     status = _cli(["status", *cli[1:]], env)
     api = config.new_client_from_config(config_file=str(kubeconfig))
-    (deployment,) = client.AppsV1Api(api).list_namespaced_deployment(
-        OURS_NAMESPACE, label_selector=f"app.kubernetes.io/instance={release}"
-    ).items
+    (deployment,) = (
+        client.AppsV1Api(api)
+        .list_namespaced_deployment(OURS_NAMESPACE, label_selector=f"app.kubernetes.io/instance={release}")
+        .items
+    )
     service_account = deployment.spec.template.spec.service_account_name
-    loop, timed, total = kubectl_loop(kubeconfig, service_account, targets(n), kubectl_calls, agent_namespace=OURS_NAMESPACE)
+    loop, timed, total = kubectl_loop(
+        kubeconfig, service_account, targets(n), kubectl_calls, agent_namespace=OURS_NAMESPACE
+    )
     verify_loop = loop * total / timed
     sloop, stimed, stotal = status_kubectl_loop(kubeconfig, OURS_NAMESPACE, targets(n), kubectl_calls)
     status_loop = sloop * stotal / stimed

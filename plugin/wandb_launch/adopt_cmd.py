@@ -8,7 +8,11 @@ import re
 import sys
 from typing import Any
 
-from wandb_launch.clusterargs import add_cluster_arguments, add_output_argument, cluster_ref
+from wandb_launch.clusterargs import (
+    add_cluster_arguments,
+    add_output_argument,
+    cluster_ref,
+)
 from wandb_launch.errors import EXIT_FAILED_CHECKS, InputError
 
 HELP = "turn a running agent (W&B's launch-agent chart, or applied by hand) into values; --apply replaces it"
@@ -17,30 +21,47 @@ HELP = "turn a running agent (W&B's launch-agent chart, or applied by hand) into
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     old = parser.add_argument_group("the agent to adopt (default: the one found in the cluster)")
     old.add_argument("--from-release", metavar="NAME", help="a release of W&B's launch-agent chart")
-    old.add_argument("--from-namespace", metavar="NS", help="namespace of --from-release (default: found with helm list -A)")
+    old.add_argument(
+        "--from-namespace", metavar="NS", help="namespace of --from-release (default: found with helm list -A)"
+    )
     old.add_argument("--from-deployment", metavar="NS/NAME", help="the Deployment of an agent applied by hand")
     old.add_argument(
-        "--target-namespace", action="append", metavar="NS",
+        "--target-namespace",
+        action="append",
+        metavar="NS",
         help="namespaces its runs go to, when its rights cannot tell (repeatable; hand-applied agents only)",
     )
     parser.add_argument(
-        "-f", "--values", action="append", default=[], metavar="FILE",
+        "-f",
+        "--values",
+        action="append",
+        default=[],
+        metavar="FILE",
         help="values laid over the adopted ones (repeatable), e.g. a builder destination adopt cannot derive",
     )
-    parser.add_argument("--values-out", metavar="FILE", help="write the adopted values here (no secret is ever in them)")
-    parser.add_argument("--keep-image", action="store_true", help="keep the old agent's image tag instead of the chart's pinned one")
+    parser.add_argument(
+        "--values-out", metavar="FILE", help="write the adopted values here (no secret is ever in them)"
+    )
+    parser.add_argument(
+        "--keep-image", action="store_true", help="keep the old agent's image tag instead of the chart's pinned one"
+    )
     switch = parser.add_argument_group("replacing the old agent")
     switch.add_argument(
-        "--apply", action="store_true",
+        "--apply",
+        action="store_true",
         help="install ours, wait until it is Available, then remove the old agent (default: a dry run that changes nothing)",
     )
     switch.add_argument(
-        "--identity-bound", action="store_true",
+        "--identity-bound",
+        action="store_true",
         help="the cloud identity of the old service account also trusts ours (adopt says what to bind)",
     )
     switch.add_argument("--timeout", default="5m", help="how long to wait for our agent, and for helm (default: 5m)")
     switch.add_argument(
-        "--settle", type=float, default=10.0, metavar="SECONDS",
+        "--settle",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
         help="our agent must stay ready this long, without a restart, before the old one goes (default: 10)",
     )
     parser.add_argument("--chart", help="chart directory (default: the repository's chart/)")
@@ -63,11 +84,19 @@ def _check_flags(args: argparse.Namespace) -> None:
     if args.from_namespace and not args.from_release:
         raise InputError("--from-namespace", "given without --from-release", "add --from-release NAME, or drop it")
     if args.from_deployment and args.from_deployment.count("/") != 1:
-        raise InputError("--from-deployment", f"{args.from_deployment!r} is not NAMESPACE/NAME", "e.g. --from-deployment wandb/launch-agent")
+        raise InputError(
+            "--from-deployment",
+            f"{args.from_deployment!r} is not NAMESPACE/NAME",
+            "e.g. --from-deployment wandb/launch-agent",
+        )
     if args.target_namespace and args.from_release:
         raise InputError("--target-namespace", "is for agents applied by hand", "the release's values name its targets")
     if args.apply and not args.values_out:
-        raise InputError("--values-out", "--apply installs from a values file you keep", "name it, e.g. --values-out wandb-launch-values.yaml")
+        raise InputError(
+            "--values-out",
+            "--apply installs from a values file you keep",
+            "name it, e.g. --values-out wandb-launch-values.yaml",
+        )
     if args.settle < 0:
         raise InputError("--settle", f"{args.settle} is negative", "give seconds, e.g. --settle 10")
 
@@ -83,22 +112,30 @@ def _pick(api: Any, ref: Any, args: argparse.Namespace) -> tuple[str, str, str]:
         if args.from_namespace:
             return "release", args.from_namespace, args.from_release
         found = [f for f in discover.official_releases(ref) if f.name == args.from_release]
-        if len(found) != 1:
-            where = "no" if not found else f"{len(found)} releases named {args.from_release}:"
+        if not found:
             raise InputError(
-                "--from-release", f"{where} {', '.join(map(str, found))} release of W&B's launch-agent chart named {args.from_release}".replace("no  ", "no "),
+                "--from-release",
+                f"no release of W&B's launch-agent chart named {args.from_release}",
                 "check `helm list -A`, and give --from-namespace",
+            )
+        if len(found) > 1:
+            raise InputError(
+                "--from-release",
+                f"{len(found)} releases named {args.from_release}: {', '.join(map(str, found))}",
+                "give --from-namespace",
             )
         return "release", found[0].namespace, found[0].name
     found = discover.agents(api, ref)
     if not found:
         raise InputError(
-            "adopt", "no launch agent found in the cluster (no release of W&B's launch-agent chart, no Deployment running wandb/launch-agent)",
+            "adopt",
+            "no launch agent found in the cluster (no release of W&B's launch-agent chart, no Deployment running wandb/launch-agent)",
             "name it with --from-release NAME or --from-deployment NS/NAME",
         )
     if len(found) > 1:
         raise InputError(
-            "adopt", f"found {len(found)} agents: {'; '.join(map(str, found))}",
+            "adopt",
+            f"found {len(found)} agents: {'; '.join(map(str, found))}",
             "pick one with --from-release NAME --from-namespace NS or --from-deployment NS/NAME",
         )
     return found[0].kind, found[0].namespace, found[0].name
@@ -119,7 +156,11 @@ def _read(api: Any, ref: Any, args: argparse.Namespace) -> Any:
         raise InputError("--from-deployment", f"deployment {ns}/{name} not found", "check `kubectl get deployments -A`")
     if handapplied.is_helm_managed(deployment):
         release = deployment["metadata"]["annotations"]["meta.helm.sh/release-name"]
-        raise InputError("--from-deployment", f"deployment {ns}/{name} belongs to helm release {release}", f"adopt the release: --from-release {release}")
+        raise InputError(
+            "--from-deployment",
+            f"deployment {ns}/{name} belongs to helm release {release}",
+            f"adopt the release: --from-release {release}",
+        )
     return handapplied.read(api, deployment, target, targets=args.target_namespace)
 
 
@@ -139,10 +180,18 @@ def _checked(ref: Any, args: argparse.Namespace, adoption: Any) -> tuple[dict[st
     try:
         rendered = chartoutput.render(chart, helm=ref.helm, release=ref.release, namespace=ref.namespace, values=values)
     except chartoutput.ChartRefused as refused:
-        raise InputError(f"values adopted from {adoption.source}", f"the chart refuses them: {refused}", "give the missing or right value with -f FILE") from None
+        raise InputError(
+            f"values adopted from {adoption.source}",
+            f"the chart refuses them: {refused}",
+            "give the missing or right value with -f FILE",
+        ) from None
     problems, _ = offlinecheck.launch_config_problems(rendered.launch_config, chart=chart)
     if problems:
-        raise InputError(f"launch config adopted from {adoption.source}", f"the agent would refuse it: {problems[0]}", "fix it with -f FILE")
+        raise InputError(
+            f"launch config adopted from {adoption.source}",
+            f"the agent would refuse it: {problems[0]}",
+            "fix it with -f FILE",
+        )
     return values, rendered
 
 
@@ -178,8 +227,18 @@ def report(adoption: Any, values: dict[str, Any], rendered: Any, outcome: Any = 
         "agentNamespace": adoption.agent_namespace,
         "ours": {"deployment": rendered.names.deployment, "serviceAccount": rendered.names.service_account},
         "keys": [{"key": o.key, "outcome": o.outcome, "to": o.to, "note": o.note} for o in adoption.outcomes],
-        "copies": [{"from": str(c.source), "to": str(c.target), "when": "after removal" if c.after_removal else "before install"} for c in adoption.copies],
-        "oldObjects": [{"object": str(o.ref), "action": "remove" if o.remove else "keep", "why": o.why} for o in adoption.old_objects],
+        "copies": [
+            {
+                "from": str(c.source),
+                "to": str(c.target),
+                "when": "after removal" if c.after_removal else "before install",
+            }
+            for c in adoption.copies
+        ],
+        "oldObjects": [
+            {"object": str(o.ref), "action": "remove" if o.remove else "keep", "why": o.why}
+            for o in adoption.old_objects
+        ],
         "values": values,
     }
     if outcome is not None:
@@ -200,10 +259,18 @@ def format_report(data: dict[str, Any], values_text: str, applied: bool) -> str:
     from wandb_launch import output
 
     parts = [f"adopting {data['source']}: agent namespace {data['agentNamespace']}"]
-    parts.append(output.table(("KEY", "OUTCOME", "TO", "NOTE"), [(k["key"], k["outcome"], k["to"], k["note"]) for k in data["keys"]]))
+    parts.append(
+        output.table(
+            ("KEY", "OUTCOME", "TO", "NOTE"), [(k["key"], k["outcome"], k["to"], k["note"]) for k in data["keys"]]
+        )
+    )
     if data["copies"]:
         parts.append(output.table(("COPY", "INTO", "WHEN"), [(c["from"], c["to"], c["when"]) for c in data["copies"]]))
-    parts.append(output.table(("OLD OBJECT", "ACTION", "WHY"), [(o["object"], o["action"], o["why"]) for o in data["oldObjects"]]))
+    parts.append(
+        output.table(
+            ("OLD OBJECT", "ACTION", "WHY"), [(o["object"], o["action"], o["why"]) for o in data["oldObjects"]]
+        )
+    )
     if not applied:
         parts.append("values:\n" + values_text.rstrip())
         parts.append(
@@ -237,7 +304,11 @@ def run(args: argparse.Namespace) -> int:
     except InputError:
         exists = False
     if exists:
-        raise InputError("--release", f"release {ref.release!r} already exists in namespace {ref.namespace}", "adopt into another --release")
+        raise InputError(
+            "--release",
+            f"release {ref.release!r} already exists in namespace {ref.namespace}",
+            "adopt into another --release",
+        )
     adoption = _read(api, ref, args)
     values, rendered = _checked(ref, args, adoption)
     names = rendered.names
@@ -260,8 +331,15 @@ def run(args: argparse.Namespace) -> int:
         progress = output.Progress(quiet=args.output != "table")
         try:
             outcome = switch.run(
-                api, ref, adoption, chart=find_chart(args.chart), values=values, names=names,
-                timeout=timeout, settle=args.settle, step=progress.step,
+                api,
+                ref,
+                adoption,
+                chart=find_chart(args.chart),
+                values=values,
+                names=names,
+                timeout=timeout,
+                settle=args.settle,
+                step=progress.step,
             )
         except switch.AdoptFailed as e:
             progress.done()

@@ -20,7 +20,14 @@ import pytest
 import yaml
 
 from ..paths import CHART, REPO
-from .chartlib import ALL_VALUES, RELEASE, RELEASE_NAMESPACE, RENDER_KUBE_VERSION, tool, values_id
+from .chartlib import (
+    ALL_VALUES,
+    RELEASE,
+    RELEASE_NAMESPACE,
+    RENDER_KUBE_VERSION,
+    tool,
+    values_id,
+)
 
 # The commit whose role.yaml, rolebinding.yaml and secret-api-key.yaml rendered per namespace.
 BEFORE = "e2b0defc14270ad7dc23c054c41e00d1c130faf9"
@@ -45,18 +52,32 @@ def chart_before(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scale_values(tmp: Path, targets: int, cluster_role: bool) -> Path:
     path = tmp / f"scale-{targets}-{cluster_role}.yaml"
     names = ["default", "wandb-agent", *(f"team-{i:04d}" for i in range(targets - 2))]
-    path.write_text(yaml.safe_dump({
-        "namespace": {"create": True, "name": "wandb-agent"},
-        "targetNamespaces": names,
-        "rbac": {"useClusterRole": cluster_role},
-        "apiKey": {"value": "render-identical-key"},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "namespace": {"create": True, "name": "wandb-agent"},
+                "targetNamespaces": names,
+                "rbac": {"useClusterRole": cluster_role},
+                "apiKey": {"value": "render-identical-key"},
+            }
+        )
+    )
     return path
 
 
 def helm_template_of(chart: Path, *args: str) -> str:
     """`helm template` of `chart` as chartlib renders the chart under test."""
-    command = [tool("helm"), "template", RELEASE, str(chart), "--namespace", RELEASE_NAMESPACE, "--kube-version", RENDER_KUBE_VERSION, *args]
+    command = [
+        tool("helm"),
+        "template",
+        RELEASE,
+        str(chart),
+        "--namespace",
+        RELEASE_NAMESPACE,
+        "--kube-version",
+        RENDER_KUBE_VERSION,
+        *args,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -117,6 +117,8 @@ def test_known_hosts_turn_on_strict_host_key_checking(tmp_path: Path) -> None:
     ids=["no-host", "bad-secret-name", "config-injection", "unknown-field"],
 )
 def test_schema_refuses_bad_keys(keys: list[dict[str, Any]], message: str) -> None:
-    result = helm_template("-f", str(GKE), "--set", "apiKey.value=k", "--set-json", f"git.sshAuthSecrets={json.dumps(keys)}")
+    result = helm_template(
+        "-f", str(GKE), "--set", "apiKey.value=k", "--set-json", f"git.sshAuthSecrets={json.dumps(keys)}"
+    )
     assert result.returncode != 0
     assert message in result.stderr

@@ -92,7 +92,9 @@ def apply(admin: kubernetes.client.ApiClient, docs: list[dict[str, Any]]) -> Non
         kubernetes.utils.create_from_dict(admin, doc)
 
 
-def create_secret(admin: kubernetes.client.ApiClient, namespace: str, name: str, data: dict[str, str], type_: str = "Opaque") -> None:
+def create_secret(
+    admin: kubernetes.client.ApiClient, namespace: str, name: str, data: dict[str, str], type_: str = "Opaque"
+) -> None:
     kubernetes.client.CoreV1Api(admin).create_namespaced_secret(
         namespace, {"metadata": {"name": name}, "type": type_, "stringData": data}
     )
@@ -131,8 +133,15 @@ def pods_marked_ready(admin: kubernetes.client.ApiClient, namespaces: list[str])
                             for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
                         ],
                         "containerStatuses": [
-                            {"name": c.name, "image": c.image, "imageID": "", "ready": True, "started": True,
-                             "restartCount": 0, "state": {"running": {"startedAt": now}}}
+                            {
+                                "name": c.name,
+                                "image": c.image,
+                                "imageID": "",
+                                "ready": True,
+                                "started": True,
+                                "restartCount": 0,
+                                "state": {"running": {"startedAt": now}},
+                            }
                             for c in pod.spec.containers
                         ],
                     }
@@ -186,7 +195,9 @@ def existing(admin: kubernetes.client.ApiClient, refs: list[dict[str, str]]) -> 
     return left
 
 
-def owned_pods_and_replica_sets(admin: kubernetes.client.ApiClient, namespace: str, deployment: str) -> list[dict[str, str]]:
+def owned_pods_and_replica_sets(
+    admin: kubernetes.client.ApiClient, namespace: str, deployment: str
+) -> list[dict[str, str]]:
     """The ReplicaSets a Deployment owns and their pods (to check the garbage collector took them too)."""
     apps, core = kubernetes.client.AppsV1Api(admin), kubernetes.client.CoreV1Api(admin)
     refs = []
@@ -194,6 +205,8 @@ def owned_pods_and_replica_sets(admin: kubernetes.client.ApiClient, namespace: s
         if any(o.kind == "Deployment" and o.name == deployment for o in rs.metadata.owner_references or []):
             refs.append({"kind": "ReplicaSet", "namespace": namespace, "name": rs.metadata.name})
             for pod in core.list_namespaced_pod(namespace).items:
-                if any(o.kind == "ReplicaSet" and o.name == rs.metadata.name for o in pod.metadata.owner_references or []):
+                if any(
+                    o.kind == "ReplicaSet" and o.name == rs.metadata.name for o in pod.metadata.owner_references or []
+                ):
                     refs.append({"kind": "Pod", "namespace": namespace, "name": pod.metadata.name})
     return refs

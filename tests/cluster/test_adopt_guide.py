@@ -34,7 +34,14 @@ from .adoption import (
     pods_marked_ready,
     require_reference,
 )
-from .kube import can_i, create_namespace, delete_namespace, service_account_client, unique_name, until_empty
+from .kube import (
+    can_i,
+    create_namespace,
+    delete_namespace,
+    service_account_client,
+    unique_name,
+    until_empty,
+)
 from .release import HELM_NAMESPACE
 
 pytestmark = pytest.mark.cluster
@@ -56,14 +63,23 @@ class GuideAgent:
 
     def adopt(self, *args: str) -> Outcome:
         return run_cli(
-            "adopt", "--from-deployment", f"{self.namespace}/launch-agent", "--kubeconfig", str(self.cluster.kubeconfig),
-            "-n", HELM_NAMESPACE, "--release", self.release, *args,
+            "adopt",
+            "--from-deployment",
+            f"{self.namespace}/launch-agent",
+            "--kubeconfig",
+            str(self.cluster.kubeconfig),
+            "-n",
+            HELM_NAMESPACE,
+            "--release",
+            self.release,
+            *args,
         )
 
     def refs(self, kind: str | None = None) -> list[dict[str, str]]:
         return [
             {"kind": d["kind"], "namespace": d["metadata"].get("namespace", ""), "name": d["metadata"]["name"]}
-            for d in self.docs if kind is None or d["kind"] == kind
+            for d in self.docs
+            if kind is None or d["kind"] == kind
         ]
 
     def cleanup(self) -> None:
@@ -171,23 +187,43 @@ def test_the_fixed_guide_is_adopted_and_replaced(guide_agent, cluster, admin, tm
 
     old_pods = owned_pods_and_replica_sets(admin, agent.namespace, "launch-agent")
     with pods_marked_ready(admin, [agent.namespace]):
-        applied = agent.adopt("-f", str(overlay), "--values-out", str(values_file), "--apply", "--settle", "2", "--timeout", "90s", "-o", "json")
+        applied = agent.adopt(
+            "-f",
+            str(overlay),
+            "--values-out",
+            str(values_file),
+            "--apply",
+            "--settle",
+            "2",
+            "--timeout",
+            "90s",
+            "-o",
+            "json",
+        )
     assert applied.code == 0, applied.err
     assert API_KEY not in applied.out + applied.err
     switch = json.loads(applied.out)["switch"]
     assert switch["leftovers"] == []
     assert switch["twoAgentsSeconds"] < 30
 
-    removed = [r for r in agent.refs() if actions.get(f"{r['kind']} {r['namespace'] + '/' if r['namespace'] else ''}{r['name']}") == "remove"]
+    removed = [
+        r
+        for r in agent.refs()
+        if actions.get(f"{r['kind']} {r['namespace'] + '/' if r['namespace'] else ''}{r['name']}") == "remove"
+    ]
     until_empty(lambda: existing(admin, removed + old_pods), "objects of the hand-applied agent")
-    kept = [{"kind": "Secret", "namespace": agent.namespace, "name": "wandb-api-key"},
-            {"kind": "ServiceAccount", "namespace": agent.namespace, "name": "wandb-launch-serviceaccount"}]
+    kept = [
+        {"kind": "Secret", "namespace": agent.namespace, "name": "wandb-api-key"},
+        {"kind": "ServiceAccount", "namespace": agent.namespace, "name": "wandb-launch-serviceaccount"},
+    ]
     assert len(existing(admin, kept)) == 2
 
     # Our agent runs as the same account, with its rights now only the chart's.
-    deployments = kubernetes.client.AppsV1Api(admin).list_namespaced_deployment(
-        agent.namespace, label_selector=f"app.kubernetes.io/instance={agent.release}"
-    ).items
+    deployments = (
+        kubernetes.client.AppsV1Api(admin)
+        .list_namespaced_deployment(agent.namespace, label_selector=f"app.kubernetes.io/instance={agent.release}")
+        .items
+    )
     (ours,) = deployments
     assert ours.spec.template.spec.service_account_name == "wandb-launch-serviceaccount"
     env = {e.name: e for e in ours.spec.template.spec.containers[0].env}
@@ -211,45 +247,114 @@ def test_a_hand_applied_agent_with_flags_env_volumes_and_wide_rights(cluster, ad
     wide = unique_name("launch-everywhere")
     try:
         create_secret(admin, ns, "launch-key", {"api-key": API_KEY})
-        core.create_namespaced_service_account(ns, {"metadata": {"name": "launcher", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/launch"}}})
-        core.create_namespaced_config_map(ns, {"metadata": {"name": "launch-settings"}, "data": {"url": "https://wandb.example.com"}})
-        core.create_namespaced_config_map(ns, {"metadata": {"name": "launch-config"}, "data": {"config.yaml": "max_jobs: 2\nqueues: [from-file]\n"}})
-        rbac.create_cluster_role_binding({
-            "metadata": {"name": wide}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
-            "subjects": [{"kind": "ServiceAccount", "name": "launcher", "namespace": ns}],
-        })
-        rbac.create_namespaced_role_binding(target, {
-            "metadata": {"name": "shared"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
-            "subjects": [{"kind": "ServiceAccount", "name": "launcher", "namespace": ns}, {"kind": "User", "name": "alice"}],
-        })
+        core.create_namespaced_service_account(
+            ns,
+            {
+                "metadata": {
+                    "name": "launcher",
+                    "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/launch"},
+                }
+            },
+        )
+        core.create_namespaced_config_map(
+            ns, {"metadata": {"name": "launch-settings"}, "data": {"url": "https://wandb.example.com"}}
+        )
+        core.create_namespaced_config_map(
+            ns, {"metadata": {"name": "launch-config"}, "data": {"config.yaml": "max_jobs: 2\nqueues: [from-file]\n"}}
+        )
+        rbac.create_cluster_role_binding(
+            {
+                "metadata": {"name": wide},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+                "subjects": [{"kind": "ServiceAccount", "name": "launcher", "namespace": ns}],
+            }
+        )
+        rbac.create_namespaced_role_binding(
+            target,
+            {
+                "metadata": {"name": "shared"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": "launcher", "namespace": ns},
+                    {"kind": "User", "name": "alice"},
+                ],
+            },
+        )
         labels = {"app": "launcher", "team": "ml"}
-        apps.create_namespaced_deployment(ns, {"metadata": {"name": "launcher"}, "spec": {
-            "selector": {"matchLabels": {"app": "launcher"}},
-            "template": {"metadata": {"labels": labels}, "spec": {
-                "serviceAccountName": "launcher",
-                "nodeSelector": {"kubernetes.io/os": "linux"},
-                "containers": [{
-                    "name": "agent", "image": "registry.example.com/wandb/launch-agent:0.31.0",
-                    "command": ["wandb", "launch-agent"],
-                    "args": ["--queue", "q1", "-q", "q2", "--entity", "my-team", "-j", "3", "--config", "/config/config.yaml"],
-                    "env": [
-                        {"name": "WANDB_API_KEY", "valueFrom": {"secretKeyRef": {"name": "launch-key", "key": "api-key"}}},
-                        {"name": "WANDB_BASE_URL", "valueFrom": {"configMapKeyRef": {"name": "launch-settings", "key": "url"}}},
-                        {"name": "WANDB_LAUNCH_KANIKO_PVC_NAME", "value": "contexts"},
-                        {"name": "HTTPS_PROXY", "value": "http://proxy:3128"},
-                        {"name": "WANDB_RELEASE_NAME", "value": "old"},
-                    ],
-                    "volumeMounts": [{"name": "config", "mountPath": "/config"}, {"name": "scratch", "mountPath": "/scratch"},
-                                     {"name": "contexts", "mountPath": "/contexts"}],
-                }],
-                "volumes": [{"name": "config", "configMap": {"name": "launch-config"}}, {"name": "scratch", "emptyDir": {}},
-                            {"name": "contexts", "persistentVolumeClaim": {"claimName": "contexts"}}],
-            }},
-        }})
-        kubernetes.client.PolicyV1Api(admin).create_namespaced_pod_disruption_budget(ns, {
-            "metadata": {"name": "launcher"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "launcher"}}},
-        })
-        common = ["adopt", "--from-deployment", f"{ns}/launcher", "--kubeconfig", str(cluster.kubeconfig), "--release", unique_name("adopted")]
+        apps.create_namespaced_deployment(
+            ns,
+            {
+                "metadata": {"name": "launcher"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "launcher"}},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "serviceAccountName": "launcher",
+                            "nodeSelector": {"kubernetes.io/os": "linux"},
+                            "containers": [
+                                {
+                                    "name": "agent",
+                                    "image": "registry.example.com/wandb/launch-agent:0.31.0",
+                                    "command": ["wandb", "launch-agent"],
+                                    "args": [
+                                        "--queue",
+                                        "q1",
+                                        "-q",
+                                        "q2",
+                                        "--entity",
+                                        "my-team",
+                                        "-j",
+                                        "3",
+                                        "--config",
+                                        "/config/config.yaml",
+                                    ],
+                                    "env": [
+                                        {
+                                            "name": "WANDB_API_KEY",
+                                            "valueFrom": {"secretKeyRef": {"name": "launch-key", "key": "api-key"}},
+                                        },
+                                        {
+                                            "name": "WANDB_BASE_URL",
+                                            "valueFrom": {"configMapKeyRef": {"name": "launch-settings", "key": "url"}},
+                                        },
+                                        {"name": "WANDB_LAUNCH_KANIKO_PVC_NAME", "value": "contexts"},
+                                        {"name": "HTTPS_PROXY", "value": "http://proxy:3128"},
+                                        {"name": "WANDB_RELEASE_NAME", "value": "old"},
+                                    ],
+                                    "volumeMounts": [
+                                        {"name": "config", "mountPath": "/config"},
+                                        {"name": "scratch", "mountPath": "/scratch"},
+                                        {"name": "contexts", "mountPath": "/contexts"},
+                                    ],
+                                }
+                            ],
+                            "volumes": [
+                                {"name": "config", "configMap": {"name": "launch-config"}},
+                                {"name": "scratch", "emptyDir": {}},
+                                {"name": "contexts", "persistentVolumeClaim": {"claimName": "contexts"}},
+                            ],
+                        },
+                    },
+                },
+            },
+        )
+        kubernetes.client.PolicyV1Api(admin).create_namespaced_pod_disruption_budget(
+            ns,
+            {
+                "metadata": {"name": "launcher"},
+                "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "launcher"}}},
+            },
+        )
+        common = [
+            "adopt",
+            "--from-deployment",
+            f"{ns}/launcher",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--release",
+            unique_name("adopted"),
+        ]
 
         everywhere = run_cli(*common)
         assert everywhere.code == 2

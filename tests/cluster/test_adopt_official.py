@@ -21,8 +21,21 @@ import yaml
 
 from ..clirun import Outcome, one_line_error, run_cli
 from ..paths import CHART, OFFICIAL_CHART
-from .adoption import create_secret, existing, owned_pods_and_replica_sets, pods_marked_ready, require_reference, secret_data
-from .kube import create_namespace, delete_namespace, eventually, unique_name, until_empty
+from .adoption import (
+    create_secret,
+    existing,
+    owned_pods_and_replica_sets,
+    pods_marked_ready,
+    require_reference,
+    secret_data,
+)
+from .kube import (
+    create_namespace,
+    delete_namespace,
+    eventually,
+    unique_name,
+    until_empty,
+)
 from .release import HELM_NAMESPACE
 
 pytestmark = pytest.mark.cluster
@@ -49,7 +62,16 @@ class OfficialRelease:
         self.cluster_wide: list[str] = []
 
     def install(self, *args: str) -> None:
-        self.cluster.helm("install", self.name, str(OFFICIAL_CHART), "-n", self.namespace, "--set", f"namespace={self.namespace}", *args)
+        self.cluster.helm(
+            "install",
+            self.name,
+            str(OFFICIAL_CHART),
+            "-n",
+            self.namespace,
+            "--set",
+            f"namespace={self.namespace}",
+            *args,
+        )
 
     def manifest_refs(self) -> list[dict[str, str]]:
         text = self.cluster.helm("get", "manifest", self.name, "-n", self.namespace).stdout
@@ -57,20 +79,37 @@ class OfficialRelease:
         for doc in yaml.safe_load_all(text):
             if doc:
                 scoped = doc["kind"] not in ("ClusterRole", "ClusterRoleBinding")
-                refs.append({"kind": doc["kind"], "namespace": doc["metadata"].get("namespace", self.namespace) if scoped else "",
-                             "name": doc["metadata"]["name"]})
+                refs.append(
+                    {
+                        "kind": doc["kind"],
+                        "namespace": doc["metadata"].get("namespace", self.namespace) if scoped else "",
+                        "name": doc["metadata"]["name"],
+                    }
+                )
         return refs
 
     def adopt(self, *args: str) -> Outcome:
         return run_cli(
-            "adopt", "--from-release", self.name, "--from-namespace", self.namespace, "--kubeconfig", str(self.cluster.kubeconfig),
-            "-n", HELM_NAMESPACE, "--release", self.ours, *args,
+            "adopt",
+            "--from-release",
+            self.name,
+            "--from-namespace",
+            self.namespace,
+            "--kubeconfig",
+            str(self.cluster.kubeconfig),
+            "-n",
+            HELM_NAMESPACE,
+            "--release",
+            self.ours,
+            *args,
         )
 
     def our_deployment(self) -> Any:
-        (deployment,) = kubernetes.client.AppsV1Api(self.admin).list_namespaced_deployment(
-            self.namespace, label_selector=f"app.kubernetes.io/instance={self.ours}"
-        ).items
+        (deployment,) = (
+            kubernetes.client.AppsV1Api(self.admin)
+            .list_namespaced_deployment(self.namespace, label_selector=f"app.kubernetes.io/instance={self.ours}")
+            .items
+        )
         return deployment
 
     def cleanup(self) -> None:
@@ -98,7 +137,9 @@ def apply_with_ready_pods(release: OfficialRelease, values_out: Path, *args: str
     old_pods = owned_pods_and_replica_sets(release.admin, release.namespace, f"launch-agent-{release.name}")
     old = release.manifest_refs()
     with pods_marked_ready(release.admin, [release.namespace]):
-        result = release.adopt("--values-out", str(values_out), "--apply", "--settle", "2", "--timeout", "90s", "-o", "json", *args)
+        result = release.adopt(
+            "--values-out", str(values_out), "--apply", "--settle", "2", "--timeout", "90s", "-o", "json", *args
+        )
     assert result.code == 0, result.err
     report = json.loads(result.out)
     assert report["switch"]["leftovers"] == []
@@ -116,7 +157,12 @@ def apply_with_ready_pods(release: OfficialRelease, values_out: Path, *args: str
 def test_official_ci_values_are_adopted(official, tmp_path: Path) -> None:
     release = official()
     # Its own ci/ file, moved to the release's namespace (the file says wandb) so tests do not share one.
-    release.install("-f", str(OFFICIAL_CHART / "ci" / "basic-values.yaml"), "--set-json", f'additionalTargetNamespaces=["default","{release.namespace}"]')
+    release.install(
+        "-f",
+        str(OFFICIAL_CHART / "ci" / "basic-values.yaml"),
+        "--set-json",
+        f'additionalTargetNamespaces=["default","{release.namespace}"]',
+    )
     values_out = tmp_path / "adopted.yaml"
     report = apply_with_ready_pods(release, values_out)
 
@@ -172,8 +218,15 @@ def rich_values(release: OfficialRelease, targets: list[str], ssh_secret: str) -
             "resources": {"limits": {"cpu": "2", "memory": "4Gi"}},
             "nodeSelector": {"kubernetes.io/os": "linux"},
             "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}],
-            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-                {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]}}},
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}
+                        ]
+                    }
+                }
+            },
             "startTimeout": 3600,
             "minAvailable": 0,
         },
@@ -182,7 +235,9 @@ def rich_values(release: OfficialRelease, targets: list[str], ssh_secret: str) -
         "additionalSecretEnvVars": [{"name": "HF_TOKEN", "value": SECRETS["hfToken"]}],
         "gitCreds": f"https://ci-user:{SECRETS['gitToken']}@github.com",
         "sshAuthSecrets": [{"name": ssh_secret, "host": "github.com"}],
-        "serviceAccount": {"annotations": {"iam.gke.io/gcp-service-account": "launch@my-project.iam.gserviceaccount.com"}},
+        "serviceAccount": {
+            "annotations": {"iam.gke.io/gcp-service-account": "launch@my-project.iam.gserviceaccount.com"}
+        },
         "azureStorageAccessKey": SECRETS["azureKey"],
         "customCABundle": {"configMap": {"name": "corporate-ca", "key": "ca.crt"}},
         "kanikoPvcName": "kaniko-context",
@@ -206,7 +261,11 @@ def wandb_namespace(admin) -> Iterator[None]:
     yield
     if made:
         delete_namespace(admin, "wandb")
-        until_empty(lambda: [n.metadata.name for n in core.list_namespace().items if n.metadata.name == "wandb"], "namespace wandb", timeout=120)
+        until_empty(
+            lambda: [n.metadata.name for n in core.list_namespace().items if n.metadata.name == "wandb"],
+            "namespace wandb",
+            timeout=120,
+        )
 
 
 def test_every_option_of_the_official_chart_is_adopted(official, admin, wandb_namespace, tmp_path: Path) -> None:
@@ -216,11 +275,20 @@ def test_every_option_of_the_official_chart_is_adopted(official, admin, wandb_na
     ns = release.namespace
     ssh_secret = "github-deploy-key"
     create_secret(admin, ns, ssh_secret, {"ssh-privatekey": "not-a-real-key"}, "kubernetes.io/ssh-auth")
-    create_secret(admin, ns, "kaniko-docker-config", {".dockerconfigjson": '{"auths": {}}'}, "kubernetes.io/dockerconfigjson")
+    create_secret(
+        admin, ns, "kaniko-docker-config", {".dockerconfigjson": '{"auths": {}}'}, "kubernetes.io/dockerconfigjson"
+    )
     core = kubernetes.client.CoreV1Api(admin)
-    core.create_namespaced_config_map(ns, {"metadata": {"name": "corporate-ca"}, "data": {"ca.crt": "-----BEGIN CERTIFICATE-----"}})
-    core.create_namespaced_persistent_volume_claim(ns, {"metadata": {"name": "kaniko-context"}, "spec": {
-        "accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}}})
+    core.create_namespaced_config_map(
+        ns, {"metadata": {"name": "corporate-ca"}, "data": {"ca.crt": "-----BEGIN CERTIFICATE-----"}}
+    )
+    core.create_namespaced_persistent_volume_claim(
+        ns,
+        {
+            "metadata": {"name": "kaniko-context"},
+            "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}},
+        },
+    )
     values_file = tmp_path / "official-rich.yaml"
     values_file.write_text(yaml.safe_dump(rich_values(release, targets, ssh_secret)))
     release.install("-f", str(values_file))
@@ -229,7 +297,10 @@ def test_every_option_of_the_official_chart_is_adopted(official, admin, wandb_na
     refused = release.adopt("--values-out", str(tmp_path / "v.yaml"), "--apply")
     assert refused.code == 2
     line = one_line_error(refused)
-    assert "--identity-bound: the old service account has workload identity (iam.gke.io/gcp-service-account=launch@my-project" in line
+    assert (
+        "--identity-bound: the old service account has workload identity (iam.gke.io/gcp-service-account=launch@my-project"
+        in line
+    )
     assert f"--member 'serviceAccount:my-project.svc.id.goog[{ns}/" in line
     assert not existing(admin, [{"kind": "Deployment", "namespace": ns, "name": f"{release.ours}-wandb-launch"}])
 
@@ -244,12 +315,24 @@ def test_every_option_of_the_official_chart_is_adopted(official, admin, wandb_na
     assert values["baseUrl"] == "https://wandb.example.com"
     assert values["targetNamespaces"] == [*targets, ns]
     assert values["launchConfig"] == {
-        "queues": ["gpu-queue", "cpu-queue"], "entity": "my-team", "maxJobs": 4, "maxSchedulers": 2, "verbosity": 1,
+        "queues": ["gpu-queue", "cpu-queue"],
+        "entity": "my-team",
+        "maxJobs": 4,
+        "maxSchedulers": 2,
+        "verbosity": 1,
         "environment": {"type": "gcp", "region": "us-central1"},
-        "builder": {"type": "kaniko", "destination": "us-central1-docker.pkg.dev/my-project/launch-images/runs",
-                    "buildContextStore": "gs://my-launch-bucket/contexts", "kanikoImage": "gcr.io/kaniko-project/executor:v1.23.2"},
+        "builder": {
+            "type": "kaniko",
+            "destination": "us-central1-docker.pkg.dev/my-project/launch-images/runs",
+            "buildContextStore": "gs://my-launch-bucket/contexts",
+            "kanikoImage": "gcr.io/kaniko-project/executor:v1.23.2",
+        },
     }
-    assert values["image"] == {"repository": "registry.example.com/mirror/wandb/launch-agent", "tag": "0.17.3", "pullPolicy": "IfNotPresent"}
+    assert values["image"] == {
+        "repository": "registry.example.com/mirror/wandb/launch-agent",
+        "tag": "0.17.3",
+        "pullPolicy": "IfNotPresent",
+    }
     assert values["resources"] == {"limits": {"cpu": "2", "memory": "4Gi"}, "requests": {"cpu": "2", "memory": "4Gi"}}
     assert values["podLabels"] == {"team": "ml-platform"}
     assert values["podAnnotations"] == {"example.com/owner": "ml-platform"}
@@ -262,9 +345,14 @@ def test_every_option_of_the_official_chart_is_adopted(official, admin, wandb_na
         {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": env_copy, "key": "HF_TOKEN"}}},
     ]
     assert values["git"] == {"existingSecret": git_copy, "sshAuthSecrets": [{"name": ssh_secret, "host": "github.com"}]}
-    assert values["serviceAccount"] == {"annotations": {"iam.gke.io/gcp-service-account": "launch@my-project.iam.gserviceaccount.com"}}
+    assert values["serviceAccount"] == {
+        "annotations": {"iam.gke.io/gcp-service-account": "launch@my-project.iam.gserviceaccount.com"}
+    }
     assert values["caBundle"] == {"configMapName": "corporate-ca", "key": "ca.crt"}
-    assert values["kaniko"] == {"pvc": {"existingClaim": "kaniko-context"}, "dockerConfig": {"existingSecret": "kaniko-docker-config"}}
+    assert values["kaniko"] == {
+        "pvc": {"existingClaim": "kaniko-context"},
+        "dockerConfig": {"existingSecret": "kaniko-docker-config"},
+    }
     assert "rbac" not in values  # this cluster serves no batch.volcano.sh: said in the report
     keys = {k["key"]: k for k in report["keys"]}
     assert keys["(ClusterRole) batch.volcano.sh jobs"]["outcome"] == "refused"
@@ -291,12 +379,21 @@ def test_every_option_of_the_official_chart_is_adopted(official, admin, wandb_na
     assert env["WANDB_LAUNCH_KANIKO_PVC_NAME"].value == "kaniko-context"
     assert env["GIT_SSH_COMMAND"].value == "ssh -F /etc/wandb-launch/ssh/config"
     assert env["HF_TOKEN"].value_from.secret_key_ref.name == env_copy
-    assert {m.mount_path for m in container.volume_mounts if m.read_only} >= {"/etc/wandb-launch/ssh", "/etc/wandb-launch/ca", "/etc/wandb-launch/git"}
+    assert {m.mount_path for m in container.volume_mounts if m.read_only} >= {
+        "/etc/wandb-launch/ssh",
+        "/etc/wandb-launch/ca",
+        "/etc/wandb-launch/git",
+    }
 
 
 def test_our_agent_never_available_rolls_back_and_leaves_the_old_one(official, tmp_path: Path) -> None:
     release = official()
-    release.install("-f", str(OFFICIAL_CHART / "ci" / "basic-values.yaml"), "--set-json", f'additionalTargetNamespaces=["{release.namespace}"]')
+    release.install(
+        "-f",
+        str(OFFICIAL_CHART / "ci" / "basic-values.yaml"),
+        "--set-json",
+        f'additionalTargetNamespaces=["{release.namespace}"]',
+    )
     before = release.manifest_refs()
     # No stand-in kubelet: our pod never becomes ready.
     result = release.adopt("--values-out", str(tmp_path / "v.yaml"), "--apply", "--timeout", "5s", "--settle", "0")
@@ -305,24 +402,53 @@ def test_our_agent_never_available_rolls_back_and_leaves_the_old_one(official, t
     assert "rolled back: our release and copies removed, the old agent" in result.err
     assert len(existing(release.admin, before)) == len(before)
     assert release.ours not in release.cluster.helm("list", "-n", HELM_NAMESPACE, "-q").stdout.split()
-    eventually(lambda: not existing(release.admin, [{"kind": "Secret", "namespace": release.namespace, "name": f"{release.ours}-adopted-api-key"}]),
-               "the copied key to be removed again")
+    eventually(
+        lambda: (
+            not existing(
+                release.admin,
+                [{"kind": "Secret", "namespace": release.namespace, "name": f"{release.ours}-adopted-api-key"}],
+            )
+        ),
+        "the copied key to be removed again",
+    )
 
 
 def test_an_unrecognised_agent_and_several_agents_are_refused_in_one_line(official, cluster, admin) -> None:
     release = official()
-    release.install("-f", str(OFFICIAL_CHART / "ci" / "basic-values.yaml"), "--set-json", f'additionalTargetNamespaces=["{release.namespace}"]')
+    release.install(
+        "-f",
+        str(OFFICIAL_CHART / "ci" / "basic-values.yaml"),
+        "--set-json",
+        f'additionalTargetNamespaces=["{release.namespace}"]',
+    )
     apps = kubernetes.client.AppsV1Api(admin)
-    apps.create_namespaced_deployment(release.namespace, {
-        "metadata": {"name": "web"},
-        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
-                 "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
-    })
+    apps.create_namespaced_deployment(
+        release.namespace,
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+                },
+            },
+        },
+    )
     kubeconfig = ["--kubeconfig", str(cluster.kubeconfig), "--release", release.ours]
     cases = [
-        (["--from-deployment", f"{release.namespace}/web"], f"deployment {release.namespace}/web runs nginx:1.27, not the launch agent"),
-        (["--from-deployment", f"{release.namespace}/launch-agent-{release.name}"], f"belongs to helm release {release.name}; adopt the release: --from-release {release.name}"),
-        (["--from-release", "no-such-release"], "--from-release: no release of W&B's launch-agent chart named no-such-release"),
+        (
+            ["--from-deployment", f"{release.namespace}/web"],
+            f"deployment {release.namespace}/web runs nginx:1.27, not the launch agent",
+        ),
+        (
+            ["--from-deployment", f"{release.namespace}/launch-agent-{release.name}"],
+            f"belongs to helm release {release.name}; adopt the release: --from-release {release.name}",
+        ),
+        (
+            ["--from-release", "no-such-release"],
+            "--from-release: no release of W&B's launch-agent chart named no-such-release",
+        ),
     ]
     for args, message in cases:
         result = run_cli("adopt", *args, *kubeconfig)
@@ -330,8 +456,19 @@ def test_an_unrecognised_agent_and_several_agents_are_refused_in_one_line(offici
         assert message in one_line_error(result)
     # Our own chart's release is not the official chart.
     ours = unique_name("ours")
-    cluster.helm("install", ours, str(CHART), "-n", release.namespace, "--set", "apiKey.value=k", "--set", "launchConfig.queues={q}",
-                 "--set-json", f'targetNamespaces=["{release.namespace}"]')
+    cluster.helm(
+        "install",
+        ours,
+        str(CHART),
+        "-n",
+        release.namespace,
+        "--set",
+        "apiKey.value=k",
+        "--set",
+        "launchConfig.queues={q}",
+        "--set-json",
+        f'targetNamespaces=["{release.namespace}"]',
+    )
     try:
         result = run_cli("adopt", "--from-release", ours, "--from-namespace", release.namespace, *kubeconfig)
         assert result.code == 2
@@ -340,13 +477,25 @@ def test_an_unrecognised_agent_and_several_agents_are_refused_in_one_line(offici
         cluster.helm("uninstall", ours, "-n", release.namespace, check=False)
     # Two agents and no choice: name both.
     hand = unique_name("hand")
-    apps.create_namespaced_deployment(release.namespace, {
-        "metadata": {"name": hand},
-        "spec": {"selector": {"matchLabels": {"app": hand}}, "template": {"metadata": {"labels": {"app": hand}},
-                 "spec": {"containers": [{"name": "agent", "image": "wandb/launch-agent:0.31.0"}]}}},
-    })
+    apps.create_namespaced_deployment(
+        release.namespace,
+        {
+            "metadata": {"name": hand},
+            "spec": {
+                "selector": {"matchLabels": {"app": hand}},
+                "template": {
+                    "metadata": {"labels": {"app": hand}},
+                    "spec": {"containers": [{"name": "agent", "image": "wandb/launch-agent:0.31.0"}]},
+                },
+            },
+        },
+    )
     result = run_cli("adopt", *kubeconfig)
     assert result.code == 2
     line = one_line_error(result)
-    assert "agents: " in line and f"release {release.namespace}/{release.name}" in line and f"deployment {release.namespace}/{hand}" in line
+    assert (
+        "agents: " in line
+        and f"release {release.namespace}/{release.name}" in line
+        and f"deployment {release.namespace}/{hand}" in line
+    )
     assert "pick one with --from-release NAME --from-namespace NS or --from-deployment NS/NAME" in line

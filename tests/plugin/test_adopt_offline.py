@@ -31,7 +31,9 @@ def official_values(*overlays: dict[str, Any]) -> dict[str, Any]:
 
 
 def adopt(values: dict[str, Any], user: dict[str, Any] | None = None, live: official.Live = LIVE) -> Adoption:
-    return official.map_values(values, user or {}, release=RELEASE, source=f"release {NAMESPACE}/{RELEASE}", target=TARGET, live=live)
+    return official.map_values(
+        values, user or {}, release=RELEASE, source=f"release {NAMESPACE}/{RELEASE}", target=TARGET, live=live
+    )
 
 
 def test_every_key_of_the_official_values_has_a_fate() -> None:
@@ -57,18 +59,22 @@ def test_keys_the_old_chart_does_not_read_are_refused_by_name() -> None:
 
 
 def test_no_secret_value_reaches_the_values() -> None:
-    values = official_values({
-        "additionalSecretEnvVars": [{"name": "TOKEN", "value": "secret-env-value"}],
-        "gitCreds": "https://u:git-token-value@github.com",
-        "azureStorageAccessKey": "azure-key-value",
-    })
+    values = official_values(
+        {
+            "additionalSecretEnvVars": [{"name": "TOKEN", "value": "secret-env-value"}],
+            "gitCreds": "https://u:git-token-value@github.com",
+            "azureStorageAccessKey": "azure-key-value",
+        }
+    )
     values["agent"]["apiKey"] = "api-key-value"
-    live = official.Live(secrets={
-        (NAMESPACE, f"wandb-api-key-{RELEASE}"): frozenset({"password"}),
-        (NAMESPACE, "git-creds"): frozenset({".git-credentials", ".gitconfig"}),
-        ("wandb", "launch-agent-secret-env-vars"): frozenset({"TOKEN"}),
-        ("wandb", "azure-storage-access-key"): frozenset({"password"}),
-    })
+    live = official.Live(
+        secrets={
+            (NAMESPACE, f"wandb-api-key-{RELEASE}"): frozenset({"password"}),
+            (NAMESPACE, "git-creds"): frozenset({".git-credentials", ".gitconfig"}),
+            ("wandb", "launch-agent-secret-env-vars"): frozenset({"TOKEN"}),
+            ("wandb", "azure-storage-access-key"): frozenset({"password"}),
+        }
+    )
     adoption = adopt(values, live=live)
     text = yaml.safe_dump(adoption.values)
     for secret in ("secret-env-value", "git-token-value", "azure-key-value", "api-key-value"):
@@ -119,14 +125,34 @@ def config(text: str) -> tuple[dict[str, Any], str | None, Adoption]:
     ("text", "expected"),
     [
         ("queue: q1\nqueues: [q0]", {"queues": ["q0", "q1"]}),
-        ("queues: [q]\nregistry: {type: ecr, uri: 1.dkr.ecr.us-east-1.amazonaws.com/r}",
-         {"queues": ["q"], "builder": {"destination": "1.dkr.ecr.us-east-1.amazonaws.com/r"}}),
-        ("queues: [q]\nenvironment: {type: gcp, region: r1}\nregistry: {type: gcr, project: p, repository: repo, image-name: img}",
-         {"queues": ["q"], "environment": {"type": "gcp", "region": "r1"}, "builder": {"destination": "r1-docker.pkg.dev/p/repo/img"}}),
-        ("queues: [q]\nbuilder: {type: kaniko, destination: d, build-job-name: j, extra-thing: 1}",
-         {"queues": ["q"], "builder": {"type": "kaniko", "destination": "d", "buildJobName": "j"}, "extraConfig": {"builder": {"extra-thing": 1}}}),
-        ("queues: [q]\nenvironment: {type: aws, region: us-east-1, profile: x}",
-         {"queues": ["q"], "environment": {"type": "aws", "region": "us-east-1"}, "extraConfig": {"environment": {"profile": "x"}}}),
+        (
+            "queues: [q]\nregistry: {type: ecr, uri: 1.dkr.ecr.us-east-1.amazonaws.com/r}",
+            {"queues": ["q"], "builder": {"destination": "1.dkr.ecr.us-east-1.amazonaws.com/r"}},
+        ),
+        (
+            "queues: [q]\nenvironment: {type: gcp, region: r1}\nregistry: {type: gcr, project: p, repository: repo, image-name: img}",
+            {
+                "queues": ["q"],
+                "environment": {"type": "gcp", "region": "r1"},
+                "builder": {"destination": "r1-docker.pkg.dev/p/repo/img"},
+            },
+        ),
+        (
+            "queues: [q]\nbuilder: {type: kaniko, destination: d, build-job-name: j, extra-thing: 1}",
+            {
+                "queues": ["q"],
+                "builder": {"type": "kaniko", "destination": "d", "buildJobName": "j"},
+                "extraConfig": {"builder": {"extra-thing": 1}},
+            },
+        ),
+        (
+            "queues: [q]\nenvironment: {type: aws, region: us-east-1, profile: x}",
+            {
+                "queues": ["q"],
+                "environment": {"type": "aws", "region": "us-east-1"},
+                "extraConfig": {"environment": {"profile": "x"}},
+            },
+        ),
     ],
     ids=["singular-queue", "registry-uri", "registry-gar-parts", "builder-extra", "environment-extra"],
 )
@@ -168,13 +194,18 @@ def test_durations() -> None:
 def test_identity_instructions_name_the_binding() -> None:
     gke = identity_instructions("iam.gke.io/gcp-service-account=a@proj.iam.gserviceaccount.com", "wandb", "ours")
     assert "--member 'serviceAccount:proj.svc.id.goog[wandb/ours]'" in gke
-    assert "system:serviceaccount:wandb:ours" in identity_instructions("eks.amazonaws.com/role-arn=arn:aws:iam::1:role/r", "wandb", "ours")
+    assert "system:serviceaccount:wandb:ours" in identity_instructions(
+        "eks.amazonaws.com/role-arn=arn:aws:iam::1:role/r", "wandb", "ours"
+    )
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--from-release", "a", "--from-deployment", "ns/b"], "--from-release: and --from-deployment both given; give one of them"),
+        (
+            ["--from-release", "a", "--from-deployment", "ns/b"],
+            "--from-release: and --from-deployment both given; give one of them",
+        ),
         (["--from-deployment", "b"], "--from-deployment: 'b' is not NAMESPACE/NAME"),
         (["--from-namespace", "ns"], "--from-namespace: given without --from-release"),
         (["--apply"], "--values-out: --apply installs from a values file you keep"),

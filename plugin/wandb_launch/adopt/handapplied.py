@@ -30,8 +30,18 @@ CHART_ENV = {"WANDB_RELEASE_NAME", "WANDB_LAUNCH_SERVICE_ACCOUNT_NAME"}
 # Roles Kubernetes ships: never removed, whoever else binds them.
 BUILT_IN_CLUSTER_ROLES = {"admin", "edit", "view", "cluster-admin"}
 # `wandb launch-agent` options (wandb/cli/cli.py) and where they go.
-AGENT_FLAGS = {"-q": "queue", "--queue": "queue", "-e": "entity", "--entity": "entity", "-j": "max-jobs",
-               "--max-jobs": "max-jobs", "-c": "config", "--config": "config", "-u": "url", "--url": "url"}
+AGENT_FLAGS = {
+    "-q": "queue",
+    "--queue": "queue",
+    "-e": "entity",
+    "--entity": "entity",
+    "-j": "max-jobs",
+    "--max-jobs": "max-jobs",
+    "-c": "config",
+    "--config": "config",
+    "-u": "url",
+    "--url": "url",
+}
 
 
 def runs_agent(container: Mapping[str, Any]) -> bool:
@@ -43,7 +53,9 @@ def runs_agent(container: Mapping[str, Any]) -> bool:
     words = [*(container.get("command") or []), *(container.get("args") or [])]
     if "launch-agent" in words:
         return True
-    return any(m.get("mountPath", "").rstrip("/") in (CONFIG_DIR, CONFIG_FILE) for m in container.get("volumeMounts") or [])
+    return any(
+        m.get("mountPath", "").rstrip("/") in (CONFIG_DIR, CONFIG_FILE) for m in container.get("volumeMounts") or []
+    )
 
 
 def is_helm_managed(obj: Mapping[str, Any]) -> bool:
@@ -56,7 +68,8 @@ def find_deployments(api: Any) -> list[dict[str, Any]]:
     if status != 200:
         raise InputError("--kubeconfig", f"cannot list Deployments (HTTP {status})", "run adopt as a cluster admin")
     return [
-        d for d in listing.get("items", [])
+        d
+        for d in listing.get("items", [])
         if not is_helm_managed(d) and any(runs_agent(c) for c in d["spec"]["template"]["spec"].get("containers", []))
     ]
 
@@ -136,7 +149,8 @@ class _Reader:
                         key = item["key"]
                 return kind, spec[name_key], key
             raise InputError(
-                self.where(), f"mounts its launch config from volume {mount['name']}, neither a ConfigMap nor a Secret",
+                self.where(),
+                f"mounts its launch config from volume {mount['name']}, neither a ConfigMap nor a Secret",
                 "put launch-config.yaml into a ConfigMap first",
             )
         return None
@@ -150,7 +164,9 @@ class _Reader:
         source = self.config_source(path)
         config: Any = {}
         if source is None:
-            self.a.outcome("launch-config.yaml", MAPPED, "launchConfig", f"no file mounted at {path}: the agent's defaults")
+            self.a.outcome(
+                "launch-config.yaml", MAPPED, "launchConfig", f"no file mounted at {path}: the agent's defaults"
+            )
         else:
             kind, name, key = source
             path_kind = "configmaps" if kind == "ConfigMap" else "secrets"
@@ -159,19 +175,22 @@ class _Reader:
                 raise InputError(
                     self.where(),
                     f"mounts its launch config from {kind.lower()} {self.ns}/{name}, which does not exist (the agent never started)",
-                    f"create it, or point the Deployment at the one that holds launch-config.yaml",
+                    "create it, or point the Deployment at the one that holds launch-config.yaml",
                 )
             data = obj.get("data") or {}
             if key not in data:
                 raise InputError(
-                    self.where(), f"{kind.lower()} {self.ns}/{name} has no key {key!r} for its launch config",
+                    self.where(),
+                    f"{kind.lower()} {self.ns}/{name} has no key {key!r} for its launch config",
                     "fix the Deployment's volume",
                 )
             text = data[key] if kind == "ConfigMap" else base64.b64decode(data[key]).decode()
             try:
                 config = yaml.safe_load(text)
             except yaml.YAMLError:
-                raise InputError(f"{kind.lower()} {self.ns}/{name}", f"key {key} is not valid YAML", "fix it first") from None
+                raise InputError(
+                    f"{kind.lower()} {self.ns}/{name}", f"key {key} is not valid YAML", "fix it first"
+                ) from None
             self.kept.append(OldObject(ObjectRef(kind, name, self.ns), True, "the old agent's launch config"))
         where = f"launch-config.yaml of {self.where()}"
         launch, base_url = launchconfig.to_values(config, self.a, where=where, prefix="launch-config.yaml: ")
@@ -205,7 +224,7 @@ class _Reader:
         for item in self.c.get("env") or []:
             name = item["name"]
             key = f"env {name}"
-            ref = (item.get("valueFrom") or {})
+            ref = item.get("valueFrom") or {}
             if name == "WANDB_API_KEY":
                 secret = ref.get("secretKeyRef")
                 if not secret:
@@ -215,8 +234,14 @@ class _Reader:
                         f"move it into a secret (kubectl -n {self.ns} create secret generic wandb-api-key "
                         "--from-literal=password=...), reference it from the Deployment, then run adopt again",
                     )
-                self.put("apiKey", {"existingSecret": secret["name"], "existingSecretKey": secret.get("key", "password")})
-                self.kept.append(OldObject(ObjectRef("Secret", secret["name"], self.ns), False, "our agent reads its API key from it"))
+                self.put(
+                    "apiKey", {"existingSecret": secret["name"], "existingSecretKey": secret.get("key", "password")}
+                )
+                self.kept.append(
+                    OldObject(
+                        ObjectRef("Secret", secret["name"], self.ns), False, "our agent reads its API key from it"
+                    )
+                )
                 self.a.outcome(key, MAPPED, "apiKey.existingSecret", f"your secret {secret['name']} (kept)")
             elif name == "WANDB_BASE_URL":
                 value = item.get("value")
@@ -228,10 +253,16 @@ class _Reader:
                     self.put("baseUrl", value)
                     self.a.outcome(key, MAPPED, "baseUrl")
                 else:
-                    self.a.outcome(key, REFUSED, "baseUrl", "not a literal or ConfigMap value; set baseUrl with -f FILE")
+                    self.a.outcome(
+                        key, REFUSED, "baseUrl", "not a literal or ConfigMap value; set baseUrl with -f FILE"
+                    )
             elif name in ("WANDB_ENTITY", "WANDB_LAUNCH_MAX_JOBS") and "value" in item:
-                self.a.outcome(key, MAPPED, "launchConfig." + ("entity" if name == "WANDB_ENTITY" else "maxJobs"),
-                               "env wins over the file, as in the SDK")
+                self.a.outcome(
+                    key,
+                    MAPPED,
+                    "launchConfig." + ("entity" if name == "WANDB_ENTITY" else "maxJobs"),
+                    "env wins over the file, as in the SDK",
+                )
             elif name in CHART_ENV:
                 self.a.outcome(key, REFUSED, "", "the chart sets it itself (from the release and its service account)")
             elif name == "WANDB_LAUNCH_KANIKO_AUTH_SECRET" and "value" in item:
@@ -277,41 +308,74 @@ class _Reader:
             self.put("extraVolumeMounts", extra_mounts)
 
     def pod_settings(self) -> None:
-        for field, ours in (("nodeSelector", "nodeSelector"), ("tolerations", "tolerations"), ("affinity", "affinity"),
-                            ("priorityClassName", "priorityClassName"), ("imagePullSecrets", "imagePullSecrets")):
+        for field, ours in (
+            ("nodeSelector", "nodeSelector"),
+            ("tolerations", "tolerations"),
+            ("affinity", "affinity"),
+            ("priorityClassName", "priorityClassName"),
+            ("imagePullSecrets", "imagePullSecrets"),
+        ):
             if self.pod.get(field):
                 self.put(ours, self.pod[field])
                 self.a.outcome(f"pod {field}", MAPPED, ours)
         template = self.d["spec"]["template"]["metadata"]
         selector = (self.d["spec"].get("selector") or {}).get("matchLabels") or {}
-        labels = {k: v for k, v in (template.get("labels") or {}).items() if k not in selector and not k.startswith("app.kubernetes.io/")}
+        labels = {
+            k: v
+            for k, v in (template.get("labels") or {}).items()
+            if k not in selector and not k.startswith("app.kubernetes.io/")
+        }
         dropped = sorted(set(template.get("labels") or {}) - set(labels))
         if labels:
             self.put("podLabels", labels)
         if labels or dropped:
-            self.a.outcome("pod labels", MAPPED, "podLabels",
-                           f"dropped {', '.join(dropped)}: the old Deployment's selector (or the chart's own)" if dropped else "")
-        annotations = {k: v for k, v in (template.get("annotations") or {}).items() if not k.startswith("kubectl.kubernetes.io/")}
+            self.a.outcome(
+                "pod labels",
+                MAPPED,
+                "podLabels",
+                f"dropped {', '.join(dropped)}: the old Deployment's selector (or the chart's own)" if dropped else "",
+            )
+        annotations = {
+            k: v for k, v in (template.get("annotations") or {}).items() if not k.startswith("kubectl.kubernetes.io/")
+        }
         if annotations:
             self.put("podAnnotations", annotations)
             self.a.outcome("pod annotations", MAPPED, "podAnnotations")
         for field in ("securityContext",):
             if self.pod.get(field):
-                self.a.outcome(f"pod {field}", REFUSED, "podSecurityContext", "the chart's own (Pod Security restricted) replaces it")
+                self.a.outcome(
+                    f"pod {field}",
+                    REFUSED,
+                    "podSecurityContext",
+                    "the chart's own (Pod Security restricted) replaces it",
+                )
         if self.c.get("securityContext"):
-            self.a.outcome("container securityContext", REFUSED, "securityContext",
-                           "the chart's own (restricted, read-only root filesystem) replaces it")
+            self.a.outcome(
+                "container securityContext",
+                REFUSED,
+                "securityContext",
+                "the chart's own (restricted, read-only root filesystem) replaces it",
+            )
         for field in ("hostNetwork", "hostPID", "hostIPC"):
             if self.pod.get(field):
-                self.a.outcome(f"pod {field}", REFUSED, "", "the agent needs no host namespace; Pod Security restricted forbids it")
+                self.a.outcome(
+                    f"pod {field}", REFUSED, "", "the agent needs no host namespace; Pod Security restricted forbids it"
+                )
         for other in self.pod.get("containers") or []:
             if other is not self.c:
-                self.a.outcome(f"container {other['name']}", REFUSED, "", "a second container: the chart runs the agent alone")
+                self.a.outcome(
+                    f"container {other['name']}", REFUSED, "", "a second container: the chart runs the agent alone"
+                )
         for init in self.pod.get("initContainers") or []:
             self.a.outcome(f"initContainer {init['name']}", REFUSED, "", "the chart's agent needs no init container")
         replicas = self.d["spec"].get("replicas", 1)
         if replicas != 1:
-            self.a.outcome("replicas", REFUSED, "", f"{replicas} replicas: the chart runs one agent (two would pop the same queues)")
+            self.a.outcome(
+                "replicas",
+                REFUSED,
+                "",
+                f"{replicas} replicas: the chart runs one agent (two would pop the same queues)",
+            )
 
     def container_settings(self) -> None:
         ref = str(self.c.get("image", ""))
@@ -325,8 +389,12 @@ class _Reader:
                 self.put("image.tag", tag)
             self.a.outcome("container image", MAPPED, "image", f"{ref} kept (--keep-image)")
         else:
-            self.a.outcome("container image", MAPPED, "image.repository" if repository != PUBLIC_IMAGE else "image",
-                           f"{ref} -> the chart's pinned tag; --keep-image keeps {ref}")
+            self.a.outcome(
+                "container image",
+                MAPPED,
+                "image.repository" if repository != PUBLIC_IMAGE else "image",
+                f"{ref} -> the chart's pinned tag; --keep-image keeps {ref}",
+            )
         if self.c.get("imagePullPolicy"):
             self.put("image.pullPolicy", self.c["imagePullPolicy"])
             self.a.outcome("container imagePullPolicy", MAPPED, "image.pullPolicy")
@@ -342,16 +410,29 @@ class _Reader:
     def service_account(self) -> str:
         name = self.pod.get("serviceAccountName") or self.pod.get("serviceAccount") or "default"
         if name == "default":
-            self.a.outcome("pod serviceAccountName", REFUSED, "serviceAccount",
-                           "the namespace's default account: our agent gets an account of its own")
+            self.a.outcome(
+                "pod serviceAccountName",
+                REFUSED,
+                "serviceAccount",
+                "the namespace's default account: our agent gets an account of its own",
+            )
             return name
         sa = _get(self.api, f"/api/v1/namespaces/{self.ns}/serviceaccounts/{name}")
         if sa is None:
-            raise InputError(self.where(), f"runs as service account {self.ns}/{name}, which does not exist", "create it or fix the Deployment")
+            raise InputError(
+                self.where(),
+                f"runs as service account {self.ns}/{name}, which does not exist",
+                "create it or fix the Deployment",
+            )
         # Our agent runs as the same account (workload identity trusts it by name); the chart does not own it.
         self.put("serviceAccount", {"create": False, "name": name})
-        self.kept.append(OldObject(ObjectRef("ServiceAccount", name, self.ns), False,
-                                   "our agent runs as it (cloud identity trusts it by name); its old bindings go"))
+        self.kept.append(
+            OldObject(
+                ObjectRef("ServiceAccount", name, self.ns),
+                False,
+                "our agent runs as it (cloud identity trusts it by name); its old bindings go",
+            )
+        )
         annotations = (sa.get("metadata") or {}).get("annotations") or {}
         note = f"its annotations stay ({', '.join(sorted(annotations))})" if annotations else ""
         self.a.outcome("pod serviceAccountName", MAPPED, "serviceAccount.name (create false)", note)
@@ -360,7 +441,9 @@ class _Reader:
 
 def _binds(binding: Mapping[str, Any], namespace: str, name: str) -> bool:
     return any(
-        s.get("kind") == "ServiceAccount" and s.get("name") == name and (s.get("namespace") or binding["metadata"].get("namespace")) == namespace
+        s.get("kind") == "ServiceAccount"
+        and s.get("name") == name
+        and (s.get("namespace") or binding["metadata"].get("namespace")) == namespace
         for s in binding.get("subjects") or []
     )
 
@@ -377,17 +460,25 @@ def _can_create_jobs(api: Any, namespace: str, service_account: str, where: str)
     }
     status, answer, _ = kube.request(api, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body)
     if status != 201:
-        raise InputError("--kubeconfig", f"the API server refused a SubjectAccessReview (HTTP {status})", "run adopt as a cluster admin")
+        raise InputError(
+            "--kubeconfig",
+            f"the API server refused a SubjectAccessReview (HTTP {status})",
+            "run adopt as a cluster admin",
+        )
     return bool(answer["status"].get("allowed"))
 
 
-def rbac(api: Any, adoption: Adoption, namespace: str, service_account: str, targets: Sequence[str] | None) -> tuple[list[str], list[OldObject]]:
+def rbac(
+    api: Any, adoption: Adoption, namespace: str, service_account: str, targets: Sequence[str] | None
+) -> tuple[list[str], list[OldObject]]:
     """(target namespaces, old RBAC objects): every binding of the service account, removed
     when it binds nobody else; roles removed when no binding is left that uses them."""
     status, role_bindings, _ = kube.request(api, "GET", "/apis/rbac.authorization.k8s.io/v1/rolebindings")
     status2, cluster_bindings, _ = kube.request(api, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings")
     if status != 200 or status2 != 200:
-        raise InputError("--kubeconfig", "cannot list RoleBindings and ClusterRoleBindings", "run adopt as a cluster admin")
+        raise InputError(
+            "--kubeconfig", "cannot list RoleBindings and ClusterRoleBindings", "run adopt as a cluster admin"
+        )
     all_bindings = [*role_bindings.get("items", []), *cluster_bindings.get("items", [])]
     ours = [b for b in all_bindings if _binds(b, namespace, service_account)]
     cluster_wide = [b for b in ours if "namespace" not in b["metadata"]]
@@ -403,8 +494,12 @@ def rbac(api: Any, adoption: Adoption, namespace: str, service_account: str, tar
             )
         candidates = sorted({b["metadata"]["namespace"] for b in ours if b["metadata"].get("namespace")} | {namespace})
         targets = [ns for ns in candidates if _can_create_jobs(api, namespace, service_account, ns)]
-        adoption.outcome("rolebindings", MAPPED, "targetNamespaces",
-                         "namespaces where the API server lets the account create Jobs: " + (", ".join(targets) or "none"))
+        adoption.outcome(
+            "rolebindings",
+            MAPPED,
+            "targetNamespaces",
+            "namespaces where the API server lets the account create Jobs: " + (", ".join(targets) or "none"),
+        )
     else:
         adoption.outcome("rolebindings", MAPPED, "targetNamespaces", "from --target-namespace")
     objects: list[OldObject] = []
@@ -412,7 +507,11 @@ def rbac(api: Any, adoption: Adoption, namespace: str, service_account: str, tar
     for b in ours:
         meta = b["metadata"]
         kind = "RoleBinding" if meta.get("namespace") else "ClusterRoleBinding"
-        others = [f"{s.get('kind')} {s.get('name')}" for s in b.get("subjects") or [] if not _binds({**b, "subjects": [s]}, namespace, service_account)]
+        others = [
+            f"{s.get('kind')} {s.get('name')}"
+            for s in b.get("subjects") or []
+            if not _binds({**b, "subjects": [s]}, namespace, service_account)
+        ]
         ref = ObjectRef(kind, meta["name"], meta.get("namespace", ""))
         if others:
             objects.append(OldObject(ref, False, f"binds {', '.join(others)} too"))
@@ -429,8 +528,10 @@ def rbac(api: Any, adoption: Adoption, namespace: str, service_account: str, tar
         roles[ObjectRef(role["kind"], role["name"], scope)] = None
     for ref in roles:
         users = [
-            b["metadata"]["name"] for b in remaining
-            if b["roleRef"]["kind"] == ref.kind and b["roleRef"]["name"] == ref.name
+            b["metadata"]["name"]
+            for b in remaining
+            if b["roleRef"]["kind"] == ref.kind
+            and b["roleRef"]["name"] == ref.name
             and (ref.kind == "ClusterRole" or b["metadata"].get("namespace") == ref.namespace)
         ]
         if ref.kind == "ClusterRole" and (ref.name in BUILT_IN_CLUSTER_ROLES or ref.name.startswith("system:")):
@@ -452,7 +553,10 @@ def _pod_spec_uses_config_map(spec: Mapping[str, Any], name: str) -> bool:
     for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
         if any((e.get("configMapRef") or {}).get("name") == name for e in container.get("envFrom") or []):
             return True
-        if any(((e.get("valueFrom") or {}).get("configMapKeyRef") or {}).get("name") == name for e in container.get("env") or []):
+        if any(
+            ((e.get("valueFrom") or {}).get("configMapKeyRef") or {}).get("name") == name
+            for e in container.get("env") or []
+        ):
             return True
     return False
 
@@ -460,8 +564,11 @@ def _pod_spec_uses_config_map(spec: Mapping[str, Any], name: str) -> bool:
 def _config_map_users(api: Any, namespace: str, name: str, deployment: str) -> list[str]:
     """Other workloads in the namespace whose pods mount or read the ConfigMap."""
     users = []
-    for kind, path in (("deployment", "apps/v1/namespaces/{ns}/deployments"), ("statefulset", "apps/v1/namespaces/{ns}/statefulsets"),
-                       ("daemonset", "apps/v1/namespaces/{ns}/daemonsets")):
+    for kind, path in (
+        ("deployment", "apps/v1/namespaces/{ns}/deployments"),
+        ("statefulset", "apps/v1/namespaces/{ns}/statefulsets"),
+        ("daemonset", "apps/v1/namespaces/{ns}/daemonsets"),
+    ):
         status, listing, _ = kube.request(api, "GET", "/apis/" + path.format(ns=namespace))
         for item in (listing or {}).get("items", []) if status == 200 else []:
             if kind == "deployment" and item["metadata"]["name"] == deployment:
@@ -476,8 +583,18 @@ def _disruption_budgets(api: Any, namespace: str, labels: Mapping[str, str]) -> 
     found = []
     for pdb in (listing or {}).get("items", []) if status == 200 else []:
         match = (pdb["spec"].get("selector") or {}).get("matchLabels") or {}
-        if match and all(labels.get(k) == v for k, v in match.items()) and not (pdb["spec"]["selector"].get("matchExpressions")):
-            found.append(OldObject(ObjectRef("PodDisruptionBudget", pdb["metadata"]["name"], namespace), True, "selects the old agent's pods"))
+        if (
+            match
+            and all(labels.get(k) == v for k, v in match.items())
+            and not (pdb["spec"]["selector"].get("matchExpressions"))
+        ):
+            found.append(
+                OldObject(
+                    ObjectRef("PodDisruptionBudget", pdb["metadata"]["name"], namespace),
+                    True,
+                    "selects the old agent's pods",
+                )
+            )
     return found
 
 
@@ -488,12 +605,16 @@ def read(api: Any, deployment: dict[str, Any], target: Target, targets: Sequence
     if not any(runs_agent(c) for c in deployment["spec"]["template"]["spec"].get("containers", [])):
         images = ", ".join(c.get("image", "?") for c in deployment["spec"]["template"]["spec"].get("containers", []))
         raise InputError(
-            "--from-deployment", f"deployment {ns}/{name} runs {images}, not the launch agent (wandb/launch-agent)",
+            "--from-deployment",
+            f"deployment {ns}/{name} runs {images}, not the launch agent (wandb/launch-agent)",
             "name the Deployment that runs `wandb launch-agent`",
         )
     adoption = Adoption(
-        kind="hand-applied", source=f"deployment {ns}/{name} (applied by hand)", agent_namespace=ns,
-        deployment=ObjectRef("Deployment", name, ns), values={"namespace": {"create": False, "name": ns}},
+        kind="hand-applied",
+        source=f"deployment {ns}/{name} (applied by hand)",
+        agent_namespace=ns,
+        deployment=ObjectRef("Deployment", name, ns),
+        values={"namespace": {"create": False, "name": ns}},
     )
     adoption.outcome("namespace", MAPPED, "namespace.name", "the agent stays in its namespace (kept)")
     reader = _Reader(api, deployment, target, adoption)
@@ -502,7 +623,8 @@ def read(api: Any, deployment: dict[str, Any], target: Target, targets: Sequence
     reader.env()
     if "apiKey" not in adoption.values:
         raise InputError(
-            reader.where(), "has no WANDB_API_KEY from a secret",
+            reader.where(),
+            "has no WANDB_API_KEY from a secret",
             "reference the API-key secret from the Deployment (env WANDB_API_KEY valueFrom secretKeyRef), then run adopt again",
         )
     reader.volumes()
@@ -512,7 +634,8 @@ def read(api: Any, deployment: dict[str, Any], target: Target, targets: Sequence
     found_targets, rbac_objects = rbac(api, adoption, ns, service_account, targets)
     if not found_targets:
         raise InputError(
-            "--target-namespace", f"the agent's account {ns}/{service_account} may create Jobs in no namespace",
+            "--target-namespace",
+            f"the agent's account {ns}/{service_account} may create Jobs in no namespace",
             "name the namespaces its runs go to with --target-namespace (repeatable)",
         )
     adoption.values["targetNamespaces"] = found_targets

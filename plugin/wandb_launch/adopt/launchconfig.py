@@ -48,7 +48,9 @@ def to_values(config: Any, adoption: Adoption, *, where: str, prefix: str) -> tu
         name = f"{prefix}{key}"
         if key in TOP_LEVEL:
             if key == "queues" and not (isinstance(value, list) and all(isinstance(q, str) for q in value)):
-                raise InputError(where, f"queues is {value!r}, not a list of queue names", "fix the agent's launch config first")
+                raise InputError(
+                    where, f"queues is {value!r}, not a list of queue names", "fix the agent's launch config first"
+                )
             if value is not None:
                 out[TOP_LEVEL[key]] = value
             adoption.outcome(name, MAPPED, f"launchConfig.{TOP_LEVEL[key]}")
@@ -57,7 +59,9 @@ def to_values(config: Any, adoption: Adoption, *, where: str, prefix: str) -> tu
             if not isinstance(value, str):
                 raise InputError(where, f"queue is {value!r}; the SDK wants one name there", "list queues under queues")
             adoption.outcome(
-                name, MAPPED, "launchConfig.queues",
+                name,
+                MAPPED,
+                "launchConfig.queues",
                 "appended to queues, as the SDK does before AgentConfig refuses the key itself (that agent could not start)",
             )
         elif key == "environment":
@@ -69,13 +73,17 @@ def to_values(config: Any, adoption: Adoption, *, where: str, prefix: str) -> tu
         elif key == "base_url":
             base_url = value
             adoption.outcome(
-                name, MAPPED, "baseUrl",
+                name,
+                MAPPED,
+                "baseUrl",
                 "the SDK refuses base_url in launch-config.yaml (AgentConfig forbids unknown keys: that agent "
                 "could not start); the base URL is WANDB_BASE_URL, which baseUrl sets",
             )
         else:
             adoption.outcome(
-                name, REFUSED, "",
+                name,
+                REFUSED,
+                "",
                 "not a key of the SDK's AgentConfig, which forbids unknown keys (the old agent would not start with it)",
             )
     if isinstance(config.get("queue"), str):
@@ -88,7 +96,9 @@ def to_values(config: Any, adoption: Adoption, *, where: str, prefix: str) -> tu
     return out, base_url
 
 
-def _environment(value: Any, out: dict[str, Any], extra: dict[str, Any], adoption: Adoption, name: str, where: str) -> None:
+def _environment(
+    value: Any, out: dict[str, Any], extra: dict[str, Any], adoption: Adoption, name: str, where: str
+) -> None:
     if not value:
         adoption.outcome(name, MAPPED, "launchConfig.environment", "empty: no cloud environment")
         return
@@ -102,7 +112,9 @@ def _environment(value: Any, out: dict[str, Any], extra: dict[str, Any], adoptio
     if others:
         extra["environment"] = others
         adoption.outcome(
-            f"{name}.{'/'.join(others)}", MAPPED, "launchConfig.extraConfig.environment",
+            f"{name}.{'/'.join(others)}",
+            MAPPED,
+            "launchConfig.extraConfig.environment",
             "kept as written; the SDK warns it does not know them",
         )
 
@@ -159,13 +171,19 @@ def _registry(value: Any, environment: Any, out: dict[str, Any], adoption: Adopt
             missing = ", ".join(k for k, v in parts.items() if not v)
             spelled = " (the SDK spells it image-name)" if "image_name" in value else ""
             adoption.outcome(
-                name, REFUSED, "launchConfig.builder.destination",
+                name,
+                REFUSED,
+                "launchConfig.builder.destination",
                 f"names no whole repository: {missing} missing{spelled}; give launchConfig.builder.destination with -f FILE",
             )
             return
     if not uri:
-        adoption.outcome(name, REFUSED, "launchConfig.builder.destination",
-                         "has no uri; give launchConfig.builder.destination with -f FILE")
+        adoption.outcome(
+            name,
+            REFUSED,
+            "launchConfig.builder.destination",
+            "has no uri; give launchConfig.builder.destination with -f FILE",
+        )
         return
     builder["destination"] = uri
     adoption.outcome(name, MAPPED, "launchConfig.builder.destination", note)

@@ -15,18 +15,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wandb_launch.adopt import launchconfig
-from wandb_launch.adopt.model import ADDED, DEFAULT, MAPPED, REFUSED, Adoption, ObjectRef, OldObject, SecretCopy
+from wandb_launch.adopt.model import (
+    ADDED,
+    DEFAULT,
+    MAPPED,
+    REFUSED,
+    Adoption,
+    ObjectRef,
+    OldObject,
+    SecretCopy,
+)
 from wandb_launch.errors import InputError
 
 CHART_NAME = "launch-agent"
 PUBLIC_IMAGE = "wandb/launch-agent"
 # Its ClusterRole always grants Volcano jobs (templates/rbac.yaml), whatever `volcano` says.
 VOLCANO_GROUP = "batch.volcano.sh"
-VOLCANO_RULE = {"apiGroups": [VOLCANO_GROUP], "resources": ["jobs"], "verbs": ["create", "get", "list", "watch", "delete"]}
+VOLCANO_RULE = {
+    "apiGroups": [VOLCANO_GROUP],
+    "resources": ["jobs"],
+    "verbs": ["create", "get", "list", "watch", "delete"],
+}
 # The SDK's default run start timeout (agent/agent.py RUN_START_TIMEOUT), also the old chart's default.
 SDK_START_TIMEOUT = 1800
 # Workload identity annotations: the cloud side trusts the service account by its name.
-IDENTITY_ANNOTATIONS = ("iam.gke.io/gcp-service-account", "eks.amazonaws.com/role-arn", "azure.workload.identity/client-id")
+IDENTITY_ANNOTATIONS = (
+    "iam.gke.io/gcp-service-account",
+    "eks.amazonaws.com/role-arn",
+    "azure.workload.identity/client-id",
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +68,23 @@ def copy_name(target: Target, what: str) -> str:
 
 
 class _Mapper:
-    def __init__(self, values: Mapping[str, Any], user: Mapping[str, Any], release: str, target: Target, live: Live, adoption: Adoption) -> None:
-        self.values, self.user, self.release, self.target, self.live, self.a = values, user, release, target, live, adoption
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        user: Mapping[str, Any],
+        release: str,
+        target: Target,
+        live: Live,
+        adoption: Adoption,
+    ) -> None:
+        self.values, self.user, self.release, self.target, self.live, self.a = (
+            values,
+            user,
+            release,
+            target,
+            live,
+            adoption,
+        )
         self.ns = adoption.agent_namespace
         self.out = adoption.values
 
@@ -110,7 +142,9 @@ def _launch_config(m: _Mapper, key: str) -> None:
         parsed = yaml.safe_load(text)
     except yaml.YAMLError:
         raise InputError(where, "is not valid YAML", "fix the release's launchConfig first") from None
-    m.a.outcome(key, MAPPED, "launchConfig", "a string of launch-config.yaml; each of its keys below, in structured form")
+    m.a.outcome(
+        key, MAPPED, "launchConfig", "a string of launch-config.yaml; each of its keys below, in structured form"
+    )
     launch, base_url = launchconfig.to_values(parsed, m.a, where=where, prefix=f"{key}: ")
     m.put("launchConfig", launch)
     if base_url and not m.user_set("baseUrl"):
@@ -124,12 +158,18 @@ def _api_key(m: _Mapper, key: str) -> None:
     source = ObjectRef("Secret", f"wandb-api-key-{m.release}", m.ns)
     if m.secret_keys(m.ns, source.name) is None:
         raise InputError(
-            "--from-release", f"the release's API-key secret {m.ns}/{source.name} is missing", "reinstall the old release first"
+            "--from-release",
+            f"the release's API-key secret {m.ns}/{source.name} is missing",
+            "reinstall the old release first",
         )
     target = ObjectRef("Secret", copy_name(m.target, "api-key"), m.ns)
-    m.a.copies.append(SecretCopy(source, target, (("password", "password"),), "the old release deletes its own on uninstall"))
+    m.a.copies.append(
+        SecretCopy(source, target, (("password", "password"),), "the old release deletes its own on uninstall")
+    )
     m.put("apiKey", {"existingSecret": target.name, "existingSecretKey": "password"})
-    m.a.outcome(key, MAPPED, "apiKey.existingSecret", f"copied into secret {target.name} (never printed or written to a file)")
+    m.a.outcome(
+        key, MAPPED, "apiKey.existingSecret", f"copied into secret {target.name} (never printed or written to a file)"
+    )
 
 
 def _external_secret(m: _Mapper, key: str) -> None:
@@ -162,7 +202,9 @@ def _image(m: _Mapper, key: str) -> None:
         return
     kept = f"; repository {repository} kept (a mirror stays a mirror)" if repository != PUBLIC_IMAGE else ""
     m.a.outcome(
-        key, MAPPED, "image.repository" if kept else "image",
+        key,
+        MAPPED,
+        "image.repository" if kept else "image",
         f"{ref} -> the chart's pinned tag (its appVersion, the SDK the chart is tested with){kept}; --keep-image keeps {ref}",
     )
 
@@ -182,12 +224,19 @@ def _pull_policy(m: _Mapper, key: str) -> None:
         m.put("image.pullPolicy", m.get(key))
         m.a.outcome(key, MAPPED, "image.pullPolicy")
     else:
-        m.a.outcome(key, DEFAULT, "image.pullPolicy", "the old default Always gives way to IfNotPresent: the chart pins a released tag")
+        m.a.outcome(
+            key,
+            DEFAULT,
+            "image.pullPolicy",
+            "the old default Always gives way to IfNotPresent: the chart pins a released tag",
+        )
 
 
 def _resources(m: _Mapper, key: str) -> None:
     if not m.user_set(key):
-        m.a.outcome(key, DEFAULT, "resources", "the old default (limits only) gives way to the chart's requests and limits")
+        m.a.outcome(
+            key, DEFAULT, "resources", "the old default (limits only) gives way to the chart's requests and limits"
+        )
         return
     resources = dict(m.get(key) or {})
     if resources.get("limits") and not resources.get("requests"):
@@ -207,7 +256,9 @@ def _pod_labels(m: _Mapper, key: str) -> None:
         labels.pop(k)
     if labels:
         m.put("podLabels", labels)
-    m.a.outcome(key, MAPPED, "podLabels", f"dropped {', '.join(owned)}: the chart owns app.kubernetes.io/*" if owned else "")
+    m.a.outcome(
+        key, MAPPED, "podLabels", f"dropped {', '.join(owned)}: the chart owns app.kubernetes.io/*" if owned else ""
+    )
 
 
 def _plain(ours: str) -> Callable[[_Mapper, str], None]:
@@ -231,7 +282,9 @@ def _start_timeout(m: _Mapper, key: str) -> None:
 
 def _min_available(m: _Mapper, key: str) -> None:
     m.a.outcome(
-        key, REFUSED, "podDisruptionBudget.enabled",
+        key,
+        REFUSED,
+        "podDisruptionBudget.enabled",
         f"minAvailable {m.get(key)} with one replica blocks every node drain (and the old PDB sits in the release "
         "namespace); the chart's opt-in PodDisruptionBudget allows one disruption",
     )
@@ -262,10 +315,16 @@ def _secret_env(m: _Mapper, key: str) -> None:
             "--from-release", f"{key} is set but secret {source} is missing", "reinstall the old release first"
         )
     target = ObjectRef("Secret", copy_name(m.target, "env"), m.ns)
-    m.a.copies.append(SecretCopy(source, target, tuple((n, n) for n in names), "the old release deletes its own on uninstall"))
+    m.a.copies.append(
+        SecretCopy(source, target, tuple((n, n) for n in names), "the old release deletes its own on uninstall")
+    )
     for n in names:
-        m.out.setdefault("extraEnv", []).append({"name": n, "valueFrom": {"secretKeyRef": {"name": target.name, "key": n}}})
-    m.a.outcome(key, MAPPED, "extraEnv (secretKeyRef)", f"values copied into secret {target.name}, never into the values")
+        m.out.setdefault("extraEnv", []).append(
+            {"name": n, "valueFrom": {"secretKeyRef": {"name": target.name, "key": n}}}
+        )
+    m.a.outcome(
+        key, MAPPED, "extraEnv (secretKeyRef)", f"values copied into secret {target.name}, never into the values"
+    )
 
 
 def _git_creds(m: _Mapper, key: str) -> None:
@@ -274,9 +333,15 @@ def _git_creds(m: _Mapper, key: str) -> None:
         return
     source = ObjectRef("Secret", "git-creds", m.ns)
     if m.secret_keys(m.ns, source.name) is None:
-        raise InputError("--from-release", f"gitCreds is set but secret {source} is missing", "reinstall the old release first")
+        raise InputError(
+            "--from-release", f"gitCreds is set but secret {source} is missing", "reinstall the old release first"
+        )
     target = ObjectRef("Secret", copy_name(m.target, "git-credentials"), m.ns)
-    m.a.copies.append(SecretCopy(source, target, ((".git-credentials", ".git-credentials"),), "the old release deletes its own on uninstall"))
+    m.a.copies.append(
+        SecretCopy(
+            source, target, ((".git-credentials", ".git-credentials"),), "the old release deletes its own on uninstall"
+        )
+    )
     m.put("git.existingSecret", target.name)
     m.a.outcome(key, MAPPED, "git.existingSecret", f"copied into secret {target.name} (never written to a file)")
 
@@ -286,9 +351,12 @@ def _ssh(m: _Mapper, key: str) -> None:
     if keys:
         m.put("git.sshAuthSecrets", keys)
     m.a.outcome(
-        key, ADDED if keys else MAPPED, "git.sshAuthSecrets",
+        key,
+        ADDED if keys else MAPPED,
+        "git.sshAuthSecrets",
         "your ssh-auth secrets (kept), mounted read-only; host keys stay unchecked until you set git.sshKnownHosts"
-        if keys else "empty",
+        if keys
+        else "empty",
     )
 
 
@@ -311,9 +379,18 @@ def _azure_key(m: _Mapper, key: str) -> None:
     # when the old release has deleted its own.
     ref = ObjectRef("Secret", "azure-storage-access-key", "wandb")
     if m.secret_keys(ref.namespace, ref.name) is None:
-        raise InputError("--from-release", f"{key} is set but secret {ref} is missing", "reinstall the old release first")
-    m.a.copies.append(SecretCopy(ref, ref, (("password", "password"),), "its name is fixed by the SDK", after_removal=True))
-    m.a.outcome(key, MAPPED, "", f"secret {ref} is made again (yours) right after the old release is gone: the SDK fixes its name")
+        raise InputError(
+            "--from-release", f"{key} is set but secret {ref} is missing", "reinstall the old release first"
+        )
+    m.a.copies.append(
+        SecretCopy(ref, ref, (("password", "password"),), "its name is fixed by the SDK", after_removal=True)
+    )
+    m.a.outcome(
+        key,
+        MAPPED,
+        "",
+        f"secret {ref} is made again (yours) right after the old release is gone: the SDK fixes its name",
+    )
 
 
 def _ca_bundle(m: _Mapper, key: str) -> None:
@@ -335,7 +412,9 @@ def _kaniko_pvc(m: _Mapper, key: str) -> None:
     if m.get(key):
         m.put("kaniko.pvc.existingClaim", m.get(key))
         m.a.outcome(
-            key, MAPPED, "kaniko.pvc.existingClaim",
+            key,
+            MAPPED,
+            "kaniko.pvc.existingClaim",
             "your PVC (kept); mounted at kaniko.pvc.mountPath, with no root init container (the old chart chowns it as root)",
         )
     else:
@@ -349,19 +428,28 @@ def _kaniko_docker(m: _Mapper, key: str) -> None:
 
 
 def _volcano(m: _Mapper, key: str) -> None:
-    m.a.outcome(key, REFUSED, "", "not a value of launch-agent 0.13.12: its templates never read it (its ClusterRole grants Volcano jobs always; see rbac)")
+    m.a.outcome(
+        key,
+        REFUSED,
+        "",
+        "not a value of launch-agent 0.13.12: its templates never read it (its ClusterRole grants Volcano jobs always; see rbac)",
+    )
 
 
 def _volcano_rights(m: _Mapper) -> None:
     if VOLCANO_GROUP in m.live.served_groups:
         m.out.setdefault("rbac", {}).setdefault("extraRules", []).append(dict(VOLCANO_RULE))
         m.a.outcome(
-            "(ClusterRole) batch.volcano.sh jobs", MAPPED, "rbac.extraRules",
+            "(ClusterRole) batch.volcano.sh jobs",
+            MAPPED,
+            "rbac.extraRules",
             "the old chart always grants Volcano jobs; this cluster serves them: create/get/list/watch/delete kept",
         )
     else:
         m.a.outcome(
-            "(ClusterRole) batch.volcano.sh jobs", REFUSED, "rbac.extraRules",
+            "(ClusterRole) batch.volcano.sh jobs",
+            REFUSED,
+            "rbac.extraRules",
             "the old chart always grants Volcano jobs, but this cluster does not serve batch.volcano.sh",
         )
 
@@ -396,7 +484,14 @@ KEYS: dict[str, Callable[[_Mapper, str], None]] = {
     "volcano": _volcano,
 }
 # Maps whose own keys are free-form (labels, resources, ...): one entry for the whole map.
-_LEAF_MAPS = {"agent.resources", "agent.labels", "agent.podAnnotations", "agent.nodeSelector", "agent.affinity", "serviceAccount.annotations"}
+_LEAF_MAPS = {
+    "agent.resources",
+    "agent.labels",
+    "agent.podAnnotations",
+    "agent.nodeSelector",
+    "agent.affinity",
+    "serviceAccount.annotations",
+}
 
 
 def value_keys(values: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -436,7 +531,9 @@ def map_values(
             adoption.outcome(key, REFUSED, "", "not a value of launch-agent 0.13.12 (its templates never read it)")
     _volcano_rights(mapper)
     if "apiKey" not in adoption.values:
-        raise InputError("--from-release", f"release {source} names no API key", "set agent.apiKey or agent.useExternalWandbSecret")
+        raise InputError(
+            "--from-release", f"release {source} names no API key", "set agent.apiKey or agent.useExternalWandbSecret"
+        )
     adoption.old_objects = [OldObject(ref, True, "the old release's (helm uninstall)") for ref in live.manifest]
     return adoption
 
@@ -450,8 +547,20 @@ def chart_name(chart_ref: str) -> str:
 
 
 # Secrets of the old chart that adopting may copy: (namespace or None for the agent's, name template).
-_SECRETS = ((None, "wandb-api-key-{release}"), (None, "git-creds"), ("wandb", "launch-agent-secret-env-vars"), ("wandb", "azure-storage-access-key"))
-_CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "Namespace", "PriorityClass", "StorageClass", "PersistentVolume"}
+_SECRETS = (
+    (None, "wandb-api-key-{release}"),
+    (None, "git-creds"),
+    ("wandb", "launch-agent-secret-env-vars"),
+    ("wandb", "azure-storage-access-key"),
+)
+_CLUSTER_SCOPED = {
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Namespace",
+    "PriorityClass",
+    "StorageClass",
+    "PersistentVolume",
+}
 
 
 def read_release(api: Any, ref: Any, target: Target) -> Adoption:
@@ -465,11 +574,16 @@ def read_release(api: Any, ref: Any, target: Target) -> Adoption:
         user = helmclient.run(helm._command.get_values(ref.release, computed=False, namespace=ref.namespace)) or {}
         docs = helmclient.release_manifest(helm, ref)
     except InputError as e:
-        raise InputError("--from-release", e.problem, "name a release of W&B's launch-agent chart (--from-release NAME --from-namespace NS)") from None
+        raise InputError(
+            "--from-release",
+            e.problem,
+            "name a release of W&B's launch-agent chart (--from-release NAME --from-namespace NS)",
+        ) from None
     chart = str(status.get("chartRef") or "")
     if chart_name(chart) != CHART_NAME:
         raise InputError(
-            "--from-release", f"release {ref.namespace}/{ref.release} is chart {chart}, not W&B's {CHART_NAME}",
+            "--from-release",
+            f"release {ref.namespace}/{ref.release} is chart {chart}, not W&B's {CHART_NAME}",
             "name a release of the launch-agent chart, or --from-deployment for an agent applied by hand",
         )
     namespace = str(values.get("namespace") or ref.namespace)
@@ -482,10 +596,17 @@ def read_release(api: Any, ref: Any, target: Target) -> Adoption:
     code, groups, _ = kube.request(api, "GET", "/apis")
     served = frozenset(g["name"] for g in (groups or {}).get("groups", [])) if code == 200 else frozenset()
     manifest = tuple(
-        ObjectRef(doc["kind"], doc["metadata"]["name"], "" if doc["kind"] in _CLUSTER_SCOPED else doc["metadata"].get("namespace") or ref.namespace)
-        for doc in docs if doc.get("kind") and doc.get("metadata")
+        ObjectRef(
+            doc["kind"],
+            doc["metadata"]["name"],
+            "" if doc["kind"] in _CLUSTER_SCOPED else doc["metadata"].get("namespace") or ref.namespace,
+        )
+        for doc in docs
+        if doc.get("kind") and doc.get("metadata")
     )
     source = f"release {ref.namespace}/{ref.release} ({chart})"
-    adoption = map_values(values, user, release=ref.release, source=source, target=target, live=Live(served, secrets, manifest))
+    adoption = map_values(
+        values, user, release=ref.release, source=source, target=target, live=Live(served, secrets, manifest)
+    )
     adoption.old_release = (ref.namespace, ref.release)
     return adoption

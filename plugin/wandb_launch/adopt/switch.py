@@ -58,7 +58,9 @@ class Outcome:
     leftovers: list[str] = field(default_factory=list)
 
 
-def _request(api: Any, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202)) -> tuple[int, Any]:
+def _request(
+    api: Any, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202)
+) -> tuple[int, Any]:
     status, answer, _ = kube.request(api, method, path, body)
     if status not in ok:
         message = (answer or {}).get("message", "") if isinstance(answer, dict) else ""
@@ -88,23 +90,34 @@ def preflight(api: Any, adoption: Adoption, held: dict[ObjectRef, dict[str, Any]
     for ns in targets:
         status, _, _ = kube.request(api, "GET", f"/api/v1/namespaces/{ns}")
         if status == 404:
-            raise InputError("targetNamespaces", f"namespace {ns} does not exist", "create it, or leave it out with -f FILE")
+            raise InputError(
+                "targetNamespaces", f"namespace {ns} does not exist", "create it, or leave it out with -f FILE"
+            )
     for copy in adoption.copies:
         if copy.after_removal:
             continue
         status, existing, _ = kube.request(api, "GET", copy.target.path)
         if status == 200 and (existing.get("data") or {}) != held[copy.target]["data"]:
             raise InputError(
-                str(copy.target), "exists with other data", "delete it, or adopt into another --release (copies are named after it)"
+                str(copy.target),
+                "exists with other data",
+                "delete it, or adopt into another --release (copies are named after it)",
             )
 
 
 def _make_secret(api: Any, ref: ObjectRef, held: dict[str, Any]) -> bool:
     """Create the secret; False when an identical one is already there."""
     body = {
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": ref.name, "namespace": ref.namespace, "labels": dict(COPY_LABELS), "annotations": {COPIED_FROM: held["from"]}},
-        "type": held["type"], "data": held["data"],
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": ref.name,
+            "namespace": ref.namespace,
+            "labels": dict(COPY_LABELS),
+            "annotations": {COPIED_FROM: held["from"]},
+        },
+        "type": held["type"],
+        "data": held["data"],
     }
     status, _, _ = kube.request(api, "POST", f"/api/v1/namespaces/{ref.namespace}/secrets", body)
     if status == 409:
@@ -130,15 +143,24 @@ def deployment_available(api: Any, namespace: str, name: str) -> tuple[bool, str
 
 
 def _pods(api: Any, namespace: str, selector: str) -> list[dict[str, Any]]:
-    status, listing, _ = kube.request(api, "GET", f"/api/v1/namespaces/{namespace}/pods", query=[("labelSelector", selector)])
+    status, listing, _ = kube.request(
+        api, "GET", f"/api/v1/namespaces/{namespace}/pods", query=[("labelSelector", selector)]
+    )
     return (listing or {}).get("items", []) if status == 200 else []
 
 
 def _restarts(pods: list[dict[str, Any]]) -> dict[str, int]:
-    return {p["metadata"]["name"]: sum(s.get("restartCount", 0) for s in (p.get("status") or {}).get("containerStatuses") or []) for p in pods}
+    return {
+        p["metadata"]["name"]: sum(
+            s.get("restartCount", 0) for s in (p.get("status") or {}).get("containerStatuses") or []
+        )
+        for p in pods
+    }
 
 
-def wait_available(api: Any, names: Names, timeout: float, settle: float, step: Callable[[str], None]) -> tuple[float, float]:
+def wait_available(
+    api: Any, names: Names, timeout: float, settle: float, step: Callable[[str], None]
+) -> tuple[float, float]:
     """Wait until our agent is Available, then `settle` seconds in which its pod stays ready
     without a restart. Returns (seconds to Available, seconds settled)."""
     start = time.monotonic()
@@ -148,11 +170,10 @@ def wait_available(api: Any, names: Names, timeout: float, settle: float, step: 
             break
         if time.monotonic() - start > timeout:
             pods = _pods(api, names.agent_namespace, names.agent_selector)
-            waiting = [
-                f"{p['metadata']['name']} {(p.get('status') or {}).get('phase', '?')}"
-                for p in pods
-            ]
-            raise AdoptFailed(f"our agent {names.agent_namespace}/{names.deployment} was not Available after {timeout:.0f} s: {why}; pods: {', '.join(waiting) or 'none'}")
+            waiting = [f"{p['metadata']['name']} {(p.get('status') or {}).get('phase', '?')}" for p in pods]
+            raise AdoptFailed(
+                f"our agent {names.agent_namespace}/{names.deployment} was not Available after {timeout:.0f} s: {why}; pods: {', '.join(waiting) or 'none'}"
+            )
         step(f"waiting for our agent to be Available: {why}")
         time.sleep(1.0)
     available = time.monotonic() - start
@@ -188,7 +209,9 @@ def stop_old_agent(api: Any, adoption: Adoption, timeout: float, step: Callable[
         if gone and not pods:
             return
         if time.monotonic() - start > timeout:
-            raise AdoptFailed(f"the old agent's pods are still there after {timeout:.0f} s: {', '.join(p['metadata']['name'] for p in pods)}")
+            raise AdoptFailed(
+                f"the old agent's pods are still there after {timeout:.0f} s: {', '.join(p['metadata']['name'] for p in pods)}"
+            )
         step(f"stopping the old agent: {len(pods)} pod(s) left")
         time.sleep(0.5)
 
@@ -200,7 +223,9 @@ def remove_old(api: Any, ref: ClusterRef, adoption: Adoption, timeout: str) -> l
         from wandb_launch import helmclient
 
         namespace, name = adoption.old_release
-        old = ClusterRef(kubeconfig=ref.kubeconfig, context=ref.context, namespace=namespace, release=name, helm=ref.helm)
+        old = ClusterRef(
+            kubeconfig=ref.kubeconfig, context=ref.context, namespace=namespace, release=name, helm=ref.helm
+        )
         helm = helmclient.client(old)
         from pyhelm3 import errors as helm_errors
 
@@ -208,12 +233,17 @@ def remove_old(api: Any, ref: ClusterRef, adoption: Adoption, timeout: str) -> l
             helmclient.run(helm._command.uninstall(name, namespace=namespace, wait=True, timeout=timeout))
         except helm_errors.Error as e:
             lines = [line for line in e.stderr.decode(errors="replace").splitlines() if line.strip()]
-            raise AdoptFailed(f"helm uninstall {name} -n {namespace} failed: {lines[-1] if lines else 'no message'}") from None
+            raise AdoptFailed(
+                f"helm uninstall {name} -n {namespace} failed: {lines[-1] if lines else 'no message'}"
+            ) from None
         removed.append(f"release {namespace}/{name} (helm uninstall)")
         removed += [str(o.ref) for o in adoption.old_objects if o.remove and o.ref != adoption.deployment]
         return removed
     rank = {kind: i for i, kind in enumerate(REMOVAL_ORDER)}
-    doomed = sorted((o for o in adoption.old_objects if o.remove and o.ref != adoption.deployment), key=lambda o: rank.get(o.ref.kind, 99))
+    doomed = sorted(
+        (o for o in adoption.old_objects if o.remove and o.ref != adoption.deployment),
+        key=lambda o: rank.get(o.ref.kind, 99),
+    )
     for old in doomed:
         _request(api, "DELETE", old.ref.path, ok=(200, 202, 404))
         removed.append(str(old.ref))
@@ -228,8 +258,12 @@ def leftovers(api: Any, ref: ClusterRef, adoption: Adoption, grace: float = 30.0
     deadline = time.monotonic() + grace
     while True:
         left = [
-            str(o.ref) for o in adoption.old_objects
-            if o.remove and o.ref not in remade and o.ref.kind in KNOWN_KINDS and kube.request(api, "GET", o.ref.path)[0] == 200
+            str(o.ref)
+            for o in adoption.old_objects
+            if o.remove
+            and o.ref not in remade
+            and o.ref.kind in KNOWN_KINDS
+            and kube.request(api, "GET", o.ref.path)[0] == 200
         ]
         if not left or time.monotonic() > deadline:
             break
@@ -238,7 +272,9 @@ def leftovers(api: Any, ref: ClusterRef, adoption: Adoption, grace: float = 30.0
         from wandb_launch import helmclient
 
         namespace, name = adoption.old_release
-        old = ClusterRef(kubeconfig=ref.kubeconfig, context=ref.context, namespace=namespace, release=name, helm=ref.helm)
+        old = ClusterRef(
+            kubeconfig=ref.kubeconfig, context=ref.context, namespace=namespace, release=name, helm=ref.helm
+        )
         try:
             helmclient.release_status(helmclient.client(old), old)
             left.append(f"release {namespace}/{name}")
@@ -257,7 +293,15 @@ def install(ref: ClusterRef, chart: Path, values: dict[str, Any], timeout: str) 
     try:
         chart_ref = helmclient.run(helm.get_chart(chart.resolve()))
         revision = helmclient.run(
-            helm.install_or_upgrade_release(ref.release, chart_ref, values, namespace=ref.namespace, create_namespace=False, wait=False, timeout=timeout)
+            helm.install_or_upgrade_release(
+                ref.release,
+                chart_ref,
+                values,
+                namespace=ref.namespace,
+                create_namespace=False,
+                wait=False,
+                timeout=timeout,
+            )
         )
     except helm_errors.Error as e:
         lines = [line for line in e.stderr.decode(errors="replace").splitlines() if line.strip()]
@@ -279,8 +323,16 @@ def roll_back(api: Any, ref: ClusterRef, made: list[ObjectRef], timeout: str) ->
 
 
 def run(
-    api: Any, ref: ClusterRef, adoption: Adoption, *, chart: Path, values: dict[str, Any], names: Names,
-    timeout: float, settle: float, step: Callable[[str], None],
+    api: Any,
+    ref: ClusterRef,
+    adoption: Adoption,
+    *,
+    chart: Path,
+    values: dict[str, Any],
+    names: Names,
+    timeout: float,
+    settle: float,
+    step: Callable[[str], None],
 ) -> Outcome:
     """The whole switch. InputError before any change; AdoptFailed once something was changed
     (its message says what runs now)."""
@@ -310,7 +362,9 @@ def run(
         step("rolling back: uninstalling our release and the copied secrets")
         roll_back(api, ref, made, helm_timeout)
         reason = str(e) if isinstance(e, AdoptFailed) else "interrupted"
-        raise AdoptFailed(f"{reason}; rolled back: our release and copies removed, the old agent {adoption.deployment} untouched") from None
+        raise AdoptFailed(
+            f"{reason}; rolled back: our release and copies removed, the old agent {adoption.deployment} untouched"
+        ) from None
     available_at = time.monotonic() - outcome.settle_seconds
     step(f"stopping the old agent {adoption.deployment}")
     stop_old_agent(api, adoption, timeout, step)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from chartlib import CHART, RELEASE, helm_template, launch_config, objects_of, one, scenario_values
+from chartlib import CHART, RELEASE, REPO, helm_template, launch_config, objects_of, one, scenario_values
 
 CHART_YAML = yaml.safe_load((CHART / "Chart.yaml").read_text())
 
@@ -167,5 +167,5 @@ def test_selfcheck_config_map_carries_the_script_unchanged(docs: list[dict[str, 
         assert maps == []
         return
     (selfcheck,) = maps
-    script = (CHART.parent / "plugin" / "wandb_launch" / "selfcheck.py").read_text()
+    script = (REPO / "plugin" / "wandb_launch" / "selfcheck.py").read_text()
     assert selfcheck["data"]["selfcheck.py"] == script

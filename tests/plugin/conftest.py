@@ -14,6 +14,8 @@ import pytest
 from wandb_launch.controlplane.binaries import cache_dir
 
 REPO = Path(__file__).resolve().parents[2]
+# WANDB_LAUNCH_CHART (as for the plugin) runs the tests against another copy of the chart.
+CHART = Path(os.environ.get("WANDB_LAUNCH_CHART") or REPO / "chart")
 VENV_BIN = Path(sys.executable).parent
 
 

@@ -17,7 +17,7 @@ import yaml
 from wandb_launch.chartvalues import deep_merge, launch_config, merged_values
 from wandb_launch.controlplane.binaries import cache_dir
 
-from .conftest import REPO
+from .conftest import CHART, REPO
 
 # The tools cache of hack/install-tools.sh, honouring WANDB_LAUNCH_CACHE and XDG_CACHE_HOME.
 CACHE_BIN = cache_dir() / "bin"
@@ -54,7 +54,7 @@ def rendered_launch_config(values: Path, user_values: dict) -> dict:
     helm = shutil.which("helm", path=f"{CACHE_BIN}:{os.environ.get('PATH', '')}")
     assert helm, "helm is not built: run `make tools`"
     result = subprocess.run(
-        [helm, "template", RELEASE, str(REPO / "chart"), "-f", str(values), "--kube-version", "1.36.0",
+        [helm, "template", RELEASE, str(CHART), "-f", str(values), "--kube-version", "1.36.0",
          *([] if (user_values.get("apiKey") or {}).get("existingSecret") else ["--set", "apiKey.value=k"])],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -72,14 +72,14 @@ def rendered_launch_config(values: Path, user_values: dict) -> dict:
 def test_chart_renders_the_same_launch_config(values: Path) -> None:
     user_values = yaml.safe_load(values.read_text()) or {}
     assert rendered_launch_config(values, user_values) == launch_config(
-        merged_values(REPO / "chart", user_values), RELEASE
+        merged_values(CHART, user_values), RELEASE
     )
 
 
 def test_every_launch_config_key(tmp_path: Path) -> None:
     values = tmp_path / "every.yaml"
     values.write_text(yaml.safe_dump(EVERY_KEY))
-    expected = launch_config(merged_values(REPO / "chart", EVERY_KEY), RELEASE)
+    expected = launch_config(merged_values(CHART, EVERY_KEY), RELEASE)
     assert expected["max_jobs"] == 5 and expected["builder"]["platform"] == "linux/amd64"
     assert expected["builder"]["kaniko-config"] == {"spec": {"activeDeadlineSeconds": 600}}
     assert rendered_launch_config(values, EVERY_KEY) == expected

@@ -10,7 +10,7 @@ import yaml
 from wandb_launch.chartvalues import launch_config, merged_values
 from wandb_launch.selfcheck import agent_config_problems, resolve_launch_config
 
-from .conftest import REPO
+from .conftest import CHART, REPO
 
 CLOUDS = ("gke", "eks", "aks", "local")
 
@@ -27,7 +27,7 @@ def test_committed_values_are_regenerated_byte_for_byte(cli, tmp_path: Path, clo
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_committed_values_pass_the_sdk(cloud: str) -> None:
-    values = merged_values(REPO / "chart", yaml.safe_load((REPO / "values" / f"{cloud}.yaml").read_text()))
+    values = merged_values(CHART, yaml.safe_load((REPO / "values" / f"{cloud}.yaml").read_text()))
     config, _ = resolve_launch_config(launch_config(values), {})
     assert agent_config_problems(config) == []
 

@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     templates = commands.add_parser("templates", help="mutate chart/templates with our mutator; test each mutant")
-    templates.add_argument("--sample", type=int, default=0, metavar="N", help="try N mutants drawn with --seed (0: all)")
+    templates.add_argument("--sample", type=int, default=100, metavar="N",
+                           help="try N mutants drawn with --seed (default 100, about 25 min; 0: all)")
     templates.add_argument("--seed", type=int, default=12, help="seed of the sample (default 12)")
     templates.add_argument("--only", action="append", default=[], metavar="GLOB",
                            help="only templates matching GLOB (e.g. 'templates/role.yaml'); repeatable")  # fmt: skip
@@ -31,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     templates.add_argument("--keep", action="store_true", help="keep the work directory")
 
     python = commands.add_parser("python", help="mutmut over plugin/wandb_launch, running tests/plugin")
-    python.add_argument("--sample", type=int, default=0, metavar="N", help="try N mutants drawn with --seed (0: all)")
+    python.add_argument("--sample", type=int, default=1000, metavar="N",
+                        help="try N mutants drawn with --seed (default 1000, about 10 min; 0: all)")
     python.add_argument("--seed", type=int, default=12, help="seed of the sample (default 12)")
     python.add_argument("--max-children", type=int, default=2, help="mutmut's parallel test processes (default 2)")
     python.add_argument("--report", type=Path, default=REPORTS / "python.json", help="JSON report path")

@@ -112,8 +112,11 @@ def _run(options: Options, helm: str, source: Path, work: Path, started: float) 
     costs.write_text(json.dumps(baseline.costs))
     tests = list(baseline.passed)
     print(f"baseline: {len(tests)} tests pass on the unmutated chart in {baseline.seconds:.0f} s", flush=True)
+    left_out: list[str] = []
     if not options.all_tests:
-        tests = _template_sensitive(options, source, work, tests)
+        kept = _template_sensitive(options, source, work, tests)
+        left_out = [t for t in tests if t not in kept]
+        tests = kept
     timeout = max(120.0, 3 * baseline.seconds)
 
     outcomes: list[Outcome] = []
@@ -126,6 +129,7 @@ def _run(options: Options, helm: str, source: Path, work: Path, started: float) 
               f"{outcome.change[:110]}  {detail}", flush=True)  # fmt: skip
 
     report = _report(options, generated, chosen, scenarios, outcomes, baseline, tests, time.monotonic() - started)
+    report["tests_left_out"] = left_out
     options.report.parent.mkdir(parents=True, exist_ok=True)
     options.report.write_text(json.dumps(report, indent=1))
     _print_summary(report, options.report)

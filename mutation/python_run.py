@@ -30,6 +30,12 @@ LINKED = ("tests", "chart", "values", "hack", "plugin", "ct.yaml", "ct-lint")
 STATUS = {0: "survived", 1: "killed", 3: "killed", 5: "no tests", 33: "no tests", 34: "skipped", 36: "timeout",
           24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", 37: "type check", None: "not checked"}  # fmt: skip
 
+_SHOW = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+print(json.dumps({name: get_diff_for_mutant(name) for name in json.load(sys.stdin)}))
+"""
+
 # mutmut has no "generate only" command; a sample needs the names first. These are the
 # generation steps of `mutmut run` (mutmut 3.8.1, pinned in pyproject.toml's `mutate` extra).
 _GENERATE = """
@@ -105,7 +111,7 @@ def run(
         raise SystemExit(f"mutate: mutmut run failed ({code}); log: {log}")
     statuses = {name: STATUS.get(c, "suspicious") for name, c in exit_codes.items()}
     survivors = sorted(name for name, status in statuses.items() if status == "survived")
-    diffs = {name: _show(mutmut, stage, env, name) for name in survivors}
+    diffs = _diffs(stage, env, survivors)
     counts = Counter(statuses.values())
     killed = counts["killed"] + counts["timeout"]
     # A mutant no test even calls is not caught either: it counts against the score.
@@ -119,7 +125,7 @@ def run(
         "score": {"killed": killed, "total": total, "percent": round(100 * killed / total, 1) if total else None},
         "wall_seconds": round(time.monotonic() - started, 1),
         "by_module": _by_module(statuses),
-        "survivors": [{"name": name, "diff": diffs[name]} for name in survivors],
+        "survivors": [{"name": name, "where": _where(repo, name, diffs[name]), "diff": diffs[name]} for name in survivors],
         "no_tests": sorted(name for name, status in statuses.items() if status == "no tests"),
     }
     report.parent.mkdir(parents=True, exist_ok=True)
@@ -141,15 +147,33 @@ def _by_module(statuses: dict[str, str]) -> dict[str, dict[str, int]]:
     return {module: dict(counts) for module, counts in sorted(table.items())}
 
 
-def _show(mutmut: Path, stage: Path, env: dict[str, str], name: str) -> str:
-    shown = subprocess.run([str(mutmut), "show", name], cwd=stage, env=env, capture_output=True, text=True, check=False)
-    return "\n".join(line for line in shown.stdout.splitlines() if line.startswith(("+", "-")) and line[:3] not in ("+++", "---"))
+def _diffs(stage: Path, env: dict[str, str], names: list[str]) -> dict[str, str]:
+    """The changed lines of each mutant (`mutmut show`, for all of them in one process)."""
+    shown = subprocess.run(
+        [sys.executable, "-c", _SHOW], input=json.dumps(names), cwd=stage, env=env, capture_output=True, text=True
+    )
+    if shown.returncode != 0:
+        return {name: f"(mutmut show failed: {shown.stderr.strip()[-200:]})" for name in names}
+    diffs: dict[str, str] = json.loads(shown.stdout.splitlines()[-1])
+    return {
+        name: "\n".join(line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---"))
+        for name, diff in diffs.items()
+    }
+
+
+def _where(repo: Path, name: str, diff: str) -> str:
+    """plugin/wandb_launch/<module>.py:<line of the first removed line>, found in the checkout."""
+    path = Path("plugin", *_module(name).split(".")).with_suffix(".py")
+    removed = next((line[1:].strip() for line in diff.splitlines() if line.startswith("-") and line[1:].strip()), "")
+    lines = (repo / path).read_text().splitlines() if (repo / path).is_file() else []
+    number = next((i for i, line in enumerate(lines, 1) if removed and line.strip() == removed), 0)
+    return f"{path}:{number}" if number else str(path)
 
 
 def _print(data: dict[str, Any], report: Path) -> None:
     print(f"\nSurviving Python mutants ({len(data['survivors'])}):")
     for survivor in data["survivors"]:
-        print(f"  {survivor['name']}")
+        print(f"  {survivor['where']}  {survivor['name']}")
         for line in survivor["diff"].splitlines():
             print(f"      {line.strip()[:150]}")
     print("\nby module (killed / survived / no tests):")

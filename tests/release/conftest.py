@@ -22,6 +22,7 @@ from wandb_launch.controlplane.errors import ControlPlaneError
 REPO = Path(__file__).resolve().parents[2]
 VERSION = str(yaml.safe_load((REPO / "chart" / "Chart.yaml").read_text())["version"])
 HELMS = ("helm", "helm4")
+VENV_BIN = Path(sys.executable).parent
 
 
 def tool(name: str) -> str:
@@ -118,6 +119,16 @@ def python_dists(tmp_path_factory: pytest.TempPathFactory) -> PythonDists:
 
 
 @pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory, python_dists: PythonDists) -> Path:
+    """The wheel and every dependency's wheel, from the package index once per session: the fresh
+    venvs of the tests install from here (`--no-index --find-links`), so the index's answers, which
+    this machine's pip does not cache, are fetched once and not per venv."""
+    out = tmp_path_factory.mktemp("wheelhouse")
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", out, python_dists.wheel, timeout=900)
+    return out
+
+
+@pytest.fixture(scope="session")
 def plugin_release(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey, python_dists: PythonDists) -> Path:
     """The directory with launch-<v>.tgz (+ .prov, Helm 4) and launch-<v>-helm3.tgz."""
     out = tmp_path_factory.mktemp("plugin-release")
@@ -195,7 +206,9 @@ class Helm:
             "HELM_DATA_HOME": str(home / "data"),
             "HELM_CONFIG_HOME": str(home / "config"),
             "HELM_CACHE_HOME": str(home / "cache"),
-            "PATH": path if path is not None else os.environ.get("PATH", ""),
+            # This venv's wandb-launch (the version under test) first, as in tests/plugin: plugin
+            # install hooks use it instead of making a venv of their own.
+            "PATH": path if path is not None else f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         }
 
     def __call__(self, *args: str | Path, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -5,9 +5,10 @@ Usage:
                                             CHANGELOG misses the version, or the chart changed since the
                                             last release tag vX.Y.Z while Chart.yaml kept that tag's version;
                                             exit 0 with "skip: ..." when no release tag is reachable
-  python hack/chart_version.py bump X.Y.Z   write X.Y.Z into Chart.yaml, the package and the plugin
-                                            manifests, and CHANGELOG.md's X.Y.Z entries into
-                                            Chart.yaml's artifacthub.io/changes
+  python hack/chart_version.py bump X.Y.Z   write X.Y.Z into Chart.yaml, the package, the plugin
+                                            manifests and README.md's install commands, and
+                                            CHANGELOG.md's X.Y.Z entries into Chart.yaml's
+                                            artifacthub.io/changes
 
 A release is a tag `vX.Y.Z` (.github/workflows/release.yaml publishes it). "The chart changed"
 means: the package `helm package` makes of chart/ now differs from the one it makes of the
@@ -37,6 +38,8 @@ TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 CHANGE_KINDS = ("added", "changed", "deprecated", "removed", "fixed", "security")
 _CHANGE_LINE = re.compile(rf"^- ({'|'.join(CHANGE_KINDS)}): (.+)$")
+# The release's version in README.md's install commands: --version X, /download/vX/, wheel and plugin file names.
+_README_VERSION = re.compile(r"(--version |/download/v|wandb_launch-|launch-)(\d+\.\d+\.\d+)\b")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ class Paths:
     @property
     def changelog(self) -> Path:
         return self.chart / "CHANGELOG.md"
+
+    @property
+    def readme(self) -> Path:
+        return self.root / "README.md"
 
     @property
     def package_init(self) -> Path:
@@ -123,6 +130,10 @@ def version_problems(paths: Paths) -> list[str]:
                 f"{manifest.relative_to(paths.root)}: version {plugin_version} is not Chart.yaml's {version}: "
                 f"run hack/chart_version.py bump {version}"
             )
+    if paths.readme.is_file():
+        stale = sorted({m[2] for m in _README_VERSION.finditer(paths.readme.read_text())} - {version})
+        if stale:
+            problems.append(f"README.md: install commands name version {', '.join(stale)}, not {version}: run hack/chart_version.py bump {version}")
     entries = changelog_entries(paths, version)
     if not entries:
         problems.append(f"chart/CHANGELOG.md: no '## {version}' section with '- <kind>: <description>' entries")
@@ -224,6 +235,8 @@ def bump(version: str, root: Path = REPO) -> None:
     _set_line(paths.package_init, r'^__version__ = ".*"$', f'__version__ = "{version}"')
     for manifest in paths.plugin_manifests:
         _set_line(manifest, r"^version: .*$", f"version: {version}")
+    if paths.readme.is_file():
+        paths.readme.write_text(_README_VERSION.sub(lambda m: m[1] + version, paths.readme.read_text()))
     block = "".join(f"    - kind: {kind}\n      description: {text}\n" for kind, text in entries)
     chart_text = paths.chart_yaml.read_text()
     chart_text, count = re.subn(
@@ -243,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "bump":
         bump(args.version)
-        print(f"chart_version: version {args.version} in Chart.yaml, wandb_launch/__init__.py and the plugin manifests")
+        print(f"chart_version: version {args.version} in Chart.yaml, wandb_launch/__init__.py, the plugin manifests and README.md")
         return 0
     problems, compared = check()
     for problem in problems:

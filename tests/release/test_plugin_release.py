@@ -118,8 +118,11 @@ def test_git_url_install_and_update(helm_name: str, fresh_helm: Callable[..., He
 def test_install_hook_puts_the_bundled_wheel_in_a_venv(fresh_helm: Callable[..., Helm], plugin_release: Path, signing_key: SigningKey, wheelhouse: Path) -> None:
     """No wandb-launch on PATH: the hook installs the wheel the tarball carries, nothing from a checkout."""
     helm4 = fresh_helm("helm4", path=without_wandb_launch(os.environ["PATH"]))
-    # The wheel's dependencies come from the session's wheelhouse instead of the index.
-    helm4.env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse))
+    # The wheel's dependencies come from the session's wheelhouse instead of the index, and
+    # pip skips compiling the SDK's bytecode (half the install's CPU here): pip reads
+    # PIP_NO_COMPILE=0 as --no-compile (its env values of --no-* flags are inverted). Were
+    # that to change, the install would only get slower.
+    helm4.env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse), PIP_NO_COMPILE="0")
     installed = helm4("plugin", "install", plugin_release / HELM4_TARBALL, "--keyring", signing_key.public_keyring, timeout=900)
     plugin_dir = helm4.plugins_dir / "launch"
     assert f"installing wandb-launch {VERSION} into {plugin_dir / '.venv'} from {plugin_dir / 'wheels'}" in installed.stdout

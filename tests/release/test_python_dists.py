@@ -44,7 +44,7 @@ def installed_wheel(python_dists: PythonDists, wheelhouse: Path, tmp_path_factor
     venv = tmp_path_factory.mktemp("wheel-venv") / "venv"
     assert REPO not in venv.parents
     run(sys.executable, "-m", "venv", venv)
-    run(venv / "bin/pip", "install", "-q", "--no-index", "--find-links", wheelhouse, python_dists.wheel, timeout=900)
+    run(venv / "bin/pip", "install", "-q", "--no-compile", "--no-index", "--find-links", wheelhouse, python_dists.wheel, timeout=900)
     return venv
 
 

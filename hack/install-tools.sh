@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-cache="${WANDB_LAUNCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wandb-launch}"
+cache="$(python3 "$here/../plugin/wandb_launch/toolcache.py")"
 bin="$cache/bin"
 mkdir -p "$bin"
 export CGO_ENABLED=0

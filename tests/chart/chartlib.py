@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 import yaml
+from wandb_launch.clusterref import DEFAULT_RELEASE
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "chart"
-RELEASE = "wandb-launch"
+from ..paths import CHART, REPO
+
+# The README's `helm install wandb-launch ./chart`: the CLI's default release.
+RELEASE = DEFAULT_RELEASE
 RELEASE_NAMESPACE = "default"
 # The install command of the README passes the key on the command line; ci files carry their own.
 API_KEY_PLACEHOLDER = "test-placeholder-api-key-000000000000000000"

@@ -12,8 +12,7 @@ Usage:
 
 A release is a tag `vX.Y.Z` (.github/workflows/release.yaml publishes it). "The chart changed"
 means: the package `helm package` makes of chart/ now differs from the one it makes of the
-tag's chart/ (same file list, same bytes; Helm follows the chart's symlinks, so a change of
-plugin/wandb_launch/selfcheck.py counts too).
+tag's chart/ (same file list, same bytes).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ def test_package_is_the_chart_with_its_sign_key(chart_release: Path, signing_key
     plain, released = files_of(tmp_path / f"wandb-launch-{VERSION}.tgz"), files_of(chart_release)
     assert sorted(released) == sorted(plain)
     assert {k: v for k, v in released.items() if k != "Chart.yaml"} == {k: v for k, v in plain.items() if k != "Chart.yaml"}
-    # The symlinked self-check is in the package as the file it points at.
-    assert released["files/selfcheck.py"] == (REPO / "plugin/wandb_launch/selfcheck.py").read_bytes()
+    # The helm test pod's check is shipped as the file `verify` loads too.
+    assert released["files/helm_test_check.py"] == (REPO / "chart/files/helm_test_check.py").read_bytes()
     plain_meta, released_meta = yaml.safe_load(plain["Chart.yaml"]), yaml.safe_load(released["Chart.yaml"])
     sign_key = yaml.safe_load(released_meta["annotations"].pop("artifacthub.io/signKey"))
     assert sign_key == {"fingerprint": signing_key.fingerprint, "url": SIGN_KEY_URL}

@@ -28,14 +28,14 @@ def test_wheel_and_sdist_carry_the_chart(python_dists: PythonDists, tmp_path: Pa
             for name in wheel.namelist()
             if name.startswith(CHART_IN_WHEEL)
         }
-    # What helm package takes from chart/ (the symlinked selfcheck.py as its target), byte for
+    # What helm package takes from chart/, byte for
     # byte; helm rewrites Chart.yaml from its fields.
     assert yaml.safe_load(in_wheel.pop("Chart.yaml")) == yaml.safe_load(packaged.pop("Chart.yaml"))
     assert in_wheel == packaged
     with tarfile.open(python_dists.sdist) as sdist:
         names = sdist.getnames()
     assert f"wandb_launch-{VERSION}/plugin/wandb_launch/chart/Chart.yaml" in names
-    assert f"wandb_launch-{VERSION}/plugin/wandb_launch/chart/files/selfcheck.py" in names
+    assert f"wandb_launch-{VERSION}/plugin/wandb_launch/chart/files/helm_test_check.py" in names
 
 
 @pytest.fixture(scope="module")

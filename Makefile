@@ -1,16 +1,17 @@
 # Two entry points do all set-up on a fresh machine: `make demo` and `make test`.
 SHELL := /bin/bash
 VENV := .venv
-CACHE := $(or $(WANDB_LAUNCH_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/wandb-launch)
+# The tools cache (its one definition: plugin/wandb_launch/toolcache.py).
+CACHE := $(shell python3 plugin/wandb_launch/toolcache.py)
 export PATH := $(CACHE)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup tools control-plane venv bench mutate mutate-templates mutate-python
+.PHONY: demo test setup tools control-plane agent-venv venv bench mutate mutate-templates mutate-python
 
-# The three set-up steps are independent: run them side by side (the Go builds are CPU-bound,
+# The set-up steps are independent: run them side by side (the Go builds are CPU-bound,
 # the pip installs mostly wait on the network).
 setup:
-	$(MAKE) -j3 --output-sync=target venv tools control-plane
+	$(MAKE) -j4 --output-sync=target venv tools control-plane agent-venv
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -23,9 +24,14 @@ $(VENV)/.installed: pyproject.toml
 tools:
 	hack/install-tools.sh >/dev/null
 
-# kube-apiserver, kube-controller-manager and etcd, built once into $(CACHE).
+# kube-apiserver, kube-controller-manager, kube-scheduler, etcd and KWOK, built once into $(CACHE).
 control-plane:
 	hack/build-control-plane.sh >/dev/null
+
+# The launch agent's own Python environment (wandb[launch] at the chart's appVersion), which
+# the agent-in-the-loop tests run as the agent pod; built once into $(CACHE).
+agent-venv:
+	hack/build-agent-venv.sh >/dev/null
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

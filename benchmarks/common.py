@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from wandb_launch.controlplane.binaries import cache_dir
+from wandb_launch.toolcache import cache_dir
 
 REPO = Path(__file__).resolve().parents[1]
-# The tools cache of hack/install-tools.sh, honouring WANDB_LAUNCH_CACHE and XDG_CACHE_HOME.
+# The tools cache of hack/install-tools.sh (wandb_launch.toolcache defines it).
 CACHE_BIN = cache_dir() / "bin"
 CLI = str(Path(sys.executable).parent / "wandb-launch")
 

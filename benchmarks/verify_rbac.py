@@ -81,9 +81,9 @@ def install_release(kubeconfig: Path, targets: list[str]) -> str:
 
 def kubectl_loop(kubeconfig: Path, service_account: str, targets: list[str], limit: int) -> tuple[float, int, int]:
     """The same probes verify sends, one `kubectl auth can-i` process each."""
-    from wandb_launch import selfcheck
+    from wandb_launch.chartfiles import agent_needs, helm_test_check
 
-    needed, excess = selfcheck.rbac_probes(AGENT_NAMESPACE, targets, additional_services=False)
+    needed, excess = helm_test_check().rbac_probes(AGENT_NAMESPACE, targets, agent_needs(), additional_services=False)
     probes = needed + [p for p, _ in excess]
     chosen = probes if limit <= 0 else probes[:limit]
     kubectl = tool("kubectl")

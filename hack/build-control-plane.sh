@@ -8,7 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-cache="${WANDB_LAUNCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wandb-launch}"
+cache="$(python3 "$here/../plugin/wandb_launch/toolcache.py")"
 k8s_bin="$cache/kubernetes-$KUBERNETES_VERSION"
 etcd_bin="$cache/etcd-$ETCD_VERSION"
 kwok_bin="$cache/kwok-$KWOK_VERSION"

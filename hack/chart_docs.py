@@ -1,12 +1,18 @@
-"""Generate chart/README.md's values table from the `# --` comments in chart/values.yaml.
+"""Write the `# --` comments of chart/values.yaml, the one place values are described,
+into chart/README.md's values table and into chart/values.schema.json's descriptions.
+
+A `# --` comment on a map whose keys carry their own is a section: it describes the map
+in the schema and is left out of the table. The schema keeps its types and patterns, and
+the descriptions of what values.yaml cannot declare (the fields of list items).
 
 Usage: python hack/chart_docs.py [--check]
-  --check  exit 1 (with one line) if chart/README.md is not what this script would write.
+  --check  exit 1 (with one line) if either file is not what this script would write.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import re
 import sys
@@ -29,6 +35,7 @@ class ValueDoc(NamedTuple):
     type: str
     default: str
     description: str
+    section: bool = False  # a map whose keys are documented one by one
 
 
 def _lookup(values: dict[str, Any], dotted: str) -> Any:
@@ -76,12 +83,15 @@ def parse_values(text: str) -> list[ValueDoc]:
         value = _lookup(values, dotted)
         docs.append(ValueDoc(dotted, _type_name(value), json.dumps(value), pending))
         pending = None
-    return docs
+    keys = {doc.key for doc in docs}
+    return [doc._replace(section=any(k.startswith(doc.key + ".") for k in keys)) for doc in docs]
 
 
 def render_table(docs: list[ValueDoc]) -> str:
     rows = ["| Key | Type | Default | Description |", "|-----|------|---------|-------------|"]
     for doc in docs:
+        if doc.section:
+            continue
         description = doc.description.replace("|", "\\|")
         default = doc.default.replace("|", "\\|")
         rows.append(f"| `{doc.key}` | {doc.type} | `{default}` | {description} |")
@@ -95,20 +105,45 @@ def render_readme(readme: str, docs: list[ValueDoc]) -> str:
     return readme[:start] + "\n" + render_table(docs) + "\n" + readme[end:]
 
 
+def describe_schema(schema: dict[str, Any], docs: list[ValueDoc]) -> dict[str, Any]:
+    """The schema with each property's description taken from values.yaml (a copy; the
+    fields of list items keep their own). A property values.yaml does not document is an error."""
+    described = {doc.key: doc.description for doc in docs}
+    out = copy.deepcopy(schema)
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        for name, child in node.get("properties", {}).items():
+            dotted = f"{path}.{name}" if path else name
+            if dotted not in described:
+                raise SystemExit(f"chart/values.yaml: {dotted} has no '# --' comment (the schema describes it)")
+            child["description"] = described[dotted]
+            walk(child, dotted)
+
+    walk(out, "")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if chart/README.md is out of date")
+    parser.add_argument("--check", action="store_true", help="fail if chart/README.md or the schema is out of date")
     args = parser.parse_args(argv)
-    readme_path = CHART_DIR / "README.md"
+    readme_path, schema_path = CHART_DIR / "README.md", CHART_DIR / "values.schema.json"
     docs = parse_values((CHART_DIR / "values.yaml").read_text())
-    current = readme_path.read_text()
-    wanted = render_readme(current, docs)
+    current = {readme_path: readme_path.read_text(), schema_path: schema_path.read_text()}
+    wanted = {
+        readme_path: render_readme(current[readme_path], docs),
+        schema_path: json.dumps(describe_schema(json.loads(current[schema_path]), docs), indent=2, ensure_ascii=False)
+        + "\n",
+    }
+    stale = [path for path in wanted if wanted[path] != current[path]]
     if args.check:
-        if current != wanted:
-            print("chart/README.md is out of date: run python hack/chart_docs.py", file=sys.stderr)
+        if stale:
+            names = " and ".join(str(path.relative_to(CHART_DIR.parent)) for path in stale)
+            print(f"{names} out of date with chart/values.yaml: run python hack/chart_docs.py", file=sys.stderr)
             return 1
         return 0
-    readme_path.write_text(wanted)
+    for path in stale:
+        path.write_text(wanted[path])
     return 0
 
 

@@ -134,6 +134,40 @@ azure-storage-access-key
 {{- printf "%s-test" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* A label selector (`k=v,k=v`) from a labels helper's output. */}}
+{{- define "wandb-launch.selectorString" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := (. | fromYaml) -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key $value) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
+
+{{/*
+Every name the chart gives this release's objects, as one YAML map: rendered into the
+names ConfigMap, which the plugin reads (`helm template` before an install, `helm get
+manifest` after) instead of computing names itself.
+*/}}
+{{- define "wandb-launch.names" -}}
+release: {{ .Release.Name | quote }}
+releaseNamespace: {{ .Release.Namespace | quote }}
+fullname: {{ include "wandb-launch.fullname" . | quote }}
+agentNamespace: {{ include "wandb-launch.agentNamespace" . | quote }}
+deployment: {{ include "wandb-launch.fullname" . | quote }}
+serviceAccount: {{ include "wandb-launch.serviceAccountName" . | quote }}
+launchConfigMap: {{ include "wandb-launch.launchConfigMapName" . | quote }}
+apiKeySecret: {{ include "wandb-launch.apiKeySecretName" . | quote }}
+agentApiKeySecret: {{ include "wandb-launch.agentApiKeySecretName" . | quote }}
+agentApiKeySecretKey: {{ include "wandb-launch.agentApiKeySecretKey" . | quote }}
+kanikoCredentialsSecret: {{ include "wandb-launch.kanikoCredentialsSecretName" . | quote }}
+releaseSelector: {{ include "wandb-launch.selectorString" (include "wandb-launch.selectorLabels" .) | quote }}
+agentSelector: {{ include "wandb-launch.selectorString" (include "wandb-launch.agentSelectorLabels" .) | quote }}
+{{- end -}}
+
+{{- define "wandb-launch.namesConfigMapName" -}}
+{{- printf "%s-names" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/*
 Labels. Selector labels are a stable subset: never the chart version (selectors are immutable).
 */}}
@@ -225,54 +259,24 @@ launch-config.yaml: the structured values in the SDK's own key spelling
 {{- end -}}
 
 {{/*
-RBAC rules. Each list mirrors a table in plugin/wandb_launch/selfcheck.py
-(TARGET_NAMESPACE_NEEDS, AGENT_NAMESPACE_NEEDS, ADDITIONAL_SERVICES_NEEDS);
-tests/chart/test_rbac.py asserts they are equal.
+RBAC rules: the lists of files/agent-rbac.yaml, the one record of the agent's API calls
+(the plugin's `verify` and the `helm test` pod check the same file).
 */}}
+{{- define "wandb-launch.agentRbac" -}}
+{{- .Files.Get "files/agent-rbac.yaml" -}}
+{{- end -}}
+
 {{- define "wandb-launch.rules.target" -}}
-- apiGroups: [batch]
-  resources: [jobs]
-  verbs: [create, get, list, watch, delete]
-- apiGroups: [batch]
-  resources: [jobs/status]
-  verbs: [get]
-- apiGroups: [""]
-  resources: [pods]
-  verbs: [get, list, watch]
-- apiGroups: [""]
-  resources: [pods/log]
-  verbs: [get]
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [create, get, delete]
+{{- (include "wandb-launch.agentRbac" . | fromYaml).target | toYaml -}}
 {{- end -}}
 
 {{/* Only in the agent's own namespace: kaniko build contexts and docker configs live in configmaps. */}}
 {{- define "wandb-launch.rules.agentOnly" -}}
-- apiGroups: [""]
-  resources: [configmaps]
-  verbs: [create, delete]
+{{- (include "wandb-launch.agentRbac" . | fromYaml).agentOnly | toYaml -}}
 {{- end -}}
 
 {{- define "wandb-launch.rules.additionalServices" -}}
-- apiGroups: [""]
-  resources: [services]
-  verbs: [create, list, delete]
-- apiGroups: [apps]
-  resources: [deployments]
-  verbs: [create, get, list, delete]
-- apiGroups: [networking.k8s.io]
-  resources: [networkpolicies]
-  verbs: [create, list, delete]
-- apiGroups: [""]
-  resources: [endpoints]
-  verbs: [get]
-- apiGroups: [""]
-  resources: [pods]
-  verbs: [delete]
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [list]
+{{- (include "wandb-launch.agentRbac" . | fromYaml).additionalServices | toYaml -}}
 {{- end -}}
 
 {{/* Everything a target namespace grants: the base needs, additional services, extra rules. */}}

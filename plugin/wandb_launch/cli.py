@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +26,8 @@ COMMANDS = {
     "preview-job": "wandb_launch.preview_cmd",
 }
 DEMO_HELP = "start a local control plane (unless a kube context is set), install the local values, verify, status"
+# What a shell reports for a program killed by SIGPIPE: `wandb-launch status | head` ends like `yes | head`.
+EXIT_BROKEN_PIPE = 128 + 13
 
 
 class Parser(argparse.ArgumentParser):
@@ -51,6 +54,20 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here (also after --help's exit), so a reader that went away is noticed
+    except BrokenPipeError:
+        # The reader closed the pipe (`| head`): stop quietly; the interpreter's last flush
+        # of stdout goes to /dev/null instead of printing a second traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["demo"]:
         # The demo parses its own flags (--help included): hand them over untouched.

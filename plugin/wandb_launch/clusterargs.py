@@ -1,7 +1,7 @@
 """Flags shared by the commands that talk to a cluster, with Helm's plugin env as defaults.
 
 As a Helm plugin, Helm passes its own flags to us as HELM_NAMESPACE, HELM_KUBECONTEXT,
-KUBECONFIG and HELM_BIN; the wrapper script maps nothing, we read them here.
+KUBECONFIG and HELM_BIN; the wrapper script maps nothing, we read them here, once.
 """
 
 from __future__ import annotations
@@ -9,7 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 
-DEFAULT_RELEASE = "wandb-launch"
+from wandb_launch.clusterref import DEFAULT_RELEASE, ClusterRef
+
+
+def add_helm_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--helm-bin", default=os.environ.get("HELM_BIN") or "helm", help="helm binary (default: $HELM_BIN or helm)"
+    )
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser, *, release: bool = True) -> None:
@@ -32,8 +38,17 @@ def add_cluster_arguments(parser: argparse.ArgumentParser, *, release: bool = Tr
     )
     if release:
         group.add_argument("--release", default=DEFAULT_RELEASE, help=f"Helm release name (default: {DEFAULT_RELEASE})")
-    group.add_argument(
-        "--helm-bin", default=os.environ.get("HELM_BIN") or "helm", help="helm binary (default: $HELM_BIN or helm)"
+    add_helm_argument(group)
+
+
+def cluster_ref(args: argparse.Namespace) -> ClusterRef:
+    """The release the flags name (after add_cluster_arguments)."""
+    return ClusterRef(
+        kubeconfig=args.kubeconfig,
+        context=args.kube_context,
+        namespace=args.namespace,
+        release=getattr(args, "release", DEFAULT_RELEASE),
+        helm=args.helm_bin,
     )
 
 

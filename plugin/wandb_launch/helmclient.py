@@ -1,34 +1,40 @@
-"""Helm through pyhelm3, with the binary from --helm-bin / $HELM_BIN."""
+"""Helm: the binary's check, and a pyhelm3 client for a release (ClusterRef)."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import logging
 import shutil
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from wandb_launch.clusterref import ClusterRef
 from wandb_launch.errors import InputError
 
 T = TypeVar("T")
 
 
-def client(args: argparse.Namespace) -> Any:
+def require_helm(binary: str) -> str:
+    """The helm executable's path, or one line naming --helm-bin."""
+    found = shutil.which(binary)
+    if not found:
+        raise InputError("--helm-bin", f"{binary!r} is not an executable", "install helm or set HELM_BIN")
+    return found
+
+
+def client(ref: ClusterRef) -> Any:
     from pyhelm3 import Client
 
     # pyhelm3 logs every failed helm call as a warning, including the expected ones
     # (`helm status` of a release not installed yet); failures reach us as exceptions.
     logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
-    if not shutil.which(args.helm_bin):
-        raise InputError("--helm-bin", f"{args.helm_bin!r} is not an executable", "install helm or set HELM_BIN")
+    require_helm(ref.helm)
     command = _command_class()(
-        executable=args.helm_bin,
-        kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
-        kubecontext=args.kube_context,
+        executable=ref.helm,
+        kubeconfig=Path(ref.kubeconfig) if ref.kubeconfig else None,
+        kubecontext=ref.context,
     )
-    return Client(command, executable=args.helm_bin)
+    return Client(command, executable=ref.helm)
 
 
 def _command_class() -> type:
@@ -60,37 +66,49 @@ def _command_class() -> type:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
     return asyncio.run(coro)
 
 
-def _not_found(args: argparse.Namespace) -> InputError:
+def _not_found(ref: ClusterRef) -> InputError:
     return InputError(
         "--release",
-        f"release {args.release!r} not found in namespace {args.namespace}",
+        f"release {ref.release!r} not found in namespace {ref.namespace}",
         "install it, or pass -n/--namespace and --release of the right one",
     )
 
 
-def release_values(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
+def release_values(helm: Any, ref: ClusterRef) -> dict[str, Any]:
     """All values of the installed release (chart defaults included)."""
     from pyhelm3 import errors
 
     try:
-        return run(helm._command.get_values(args.release, computed=True, namespace=args.namespace)) or {}
+        return run(helm._command.get_values(ref.release, computed=True, namespace=ref.namespace)) or {}
     except errors.ReleaseNotFoundError:
-        raise _not_found(args) from None
+        raise _not_found(ref) from None
 
 
-def release_status(helm: Any, args: argparse.Namespace) -> dict[str, Any]:
+def release_manifest(helm: Any, ref: ClusterRef) -> list[dict[str, Any]]:
+    """The objects of the installed release (`helm get manifest`), as the chart rendered them."""
+    from pyhelm3 import errors
+
+    try:
+        return [doc for doc in run(helm._command.get_resources(ref.release, namespace=ref.namespace)) if doc]
+    except errors.ReleaseNotFoundError:
+        raise _not_found(ref) from None
+
+
+def release_status(helm: Any, ref: ClusterRef) -> dict[str, Any]:
     """`helm status`, with the chart and app version of the last revision (`helm history`),
     which `helm status -o json` leaves out."""
     from pyhelm3 import errors
 
     try:
-        status = run(helm._command.status(args.release, namespace=args.namespace))
-        last = list(run(helm._command.history(args.release, max_revisions=1, namespace=args.namespace)))[-1:]
+        status = run(helm._command.status(ref.release, namespace=ref.namespace))
+        last = list(run(helm._command.history(ref.release, max_revisions=1, namespace=ref.namespace)))[-1:]
         status["chartRef"] = last[0].get("chart") if last else None
         status["appVersion"] = last[0].get("app_version") if last else None
         return status
     except errors.ReleaseNotFoundError:
-        raise _not_found(args) from None
+        raise _not_found(ref) from None

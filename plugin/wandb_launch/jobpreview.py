@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wandb_launch.selfcheck import api_key_secret_name
-
 # kubernetes_monitor.py l. 28-31
 LABEL_RUN_ID = "wandb.ai/run-id"
 LABEL_MONITOR = "wandb.ai/monitor"
@@ -39,7 +37,7 @@ class RunInputs:
     image: str = "<image of the run>"
     queue: str = "<queue>"
     base_url: str = "https://api.wandb.ai"
-    release: str = "wandb-launch"
+    api_key_secret: str = "<the chart's API-key secret>"  # names.api_key_secret of the release
     agent_name: str = "<agent name>"
     context_namespace: str = "default"
     context_namespace_source: str = "in-cluster (no kube context)"
@@ -124,7 +122,7 @@ def assemble(queue_config: Mapping[str, Any], run: RunInputs) -> Preview:
     validate_kubernetes_resource_args(resource_args)
     namespace, namespace_source = resolve_namespace(resource_args, run)
     env = env_vars(run)
-    api_key_ref = {"name": api_key_secret_name(run.release), "key": "password"}
+    api_key_ref = {"name": run.api_key_secret, "key": "password"}
     defaults: list[str] = []
 
     if resource_args.get("apiVersion", "batch/v1") not in JOB_API_VERSIONS:

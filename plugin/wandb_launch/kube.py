@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
+from wandb_launch.clusterref import ClusterRef
 from wandb_launch.errors import InputError
 
 
-def connect(args: argparse.Namespace) -> Any:
+def connect(ref: ClusterRef) -> Any:
     """An `ApiClient` for --kubeconfig / --kube-context that has answered once (2 s)."""
     import urllib3
     from kubernetes import client, config
@@ -17,16 +17,16 @@ def connect(args: argparse.Namespace) -> Any:
     configuration = client.Configuration()
     try:
         config.load_kube_config(
-            config_file=args.kubeconfig, context=args.kube_context, client_configuration=configuration
+            config_file=ref.kubeconfig, context=ref.context, client_configuration=configuration
         )
     except (ConfigException, FileNotFoundError, OSError) as e:
         try:
             config.load_incluster_config(client_configuration=configuration)
         except ConfigException:
-            where = "--kube-context" if args.kube_context else "--kubeconfig"
+            where = "--kube-context" if ref.context else "--kubeconfig"
             reason = (str(e).splitlines() or ["no kubeconfig"])[0]
-            if args.kubeconfig:
-                reason = f"{args.kubeconfig}: {reason}"
+            if ref.kubeconfig:
+                reason = f"{ref.kubeconfig}: {reason}"
             raise InputError(
                 where,
                 f"no cluster configured ({reason})",
@@ -40,7 +40,7 @@ def connect(args: argparse.Namespace) -> Any:
         client.VersionApi(api).get_code(_request_timeout=2)
     except (urllib3.exceptions.HTTPError, OSError) as e:
         raise InputError(
-            "--kube-context" if args.kube_context else "--kubeconfig",
+            "--kube-context" if ref.context else "--kubeconfig",
             f"no cluster reachable at {configuration.host} ({type(e).__name__})",
             "start the cluster or pick another context",
         ) from None
@@ -55,16 +55,16 @@ def connect(args: argparse.Namespace) -> Any:
     return api
 
 
-def current_namespace(args: argparse.Namespace) -> str:
+def current_namespace(ref: ClusterRef) -> str:
     """The kube context's namespace, which the SDK uses when a queue config names none."""
     from kubernetes import config
     from kubernetes.config.config_exception import ConfigException
 
     try:
-        _, context = config.list_kube_config_contexts(config_file=args.kubeconfig)
-        if args.kube_context:
-            contexts, _ = config.list_kube_config_contexts(config_file=args.kubeconfig)
-            context = next(c for c in contexts if c["name"] == args.kube_context)
+        _, context = config.list_kube_config_contexts(config_file=ref.kubeconfig)
+        if ref.context:
+            contexts, _ = config.list_kube_config_contexts(config_file=ref.kubeconfig)
+            context = next(c for c in contexts if c["name"] == ref.context)
         return context["context"].get("namespace", "default")
     except (ConfigException, FileNotFoundError, StopIteration, OSError, TypeError):
         return "default"

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from wandb_launch.clusterargs import add_cluster_arguments
+from wandb_launch.clusterargs import add_cluster_arguments, cluster_ref
 from wandb_launch.errors import EXIT_FAILED_CHECKS, InputError
 
 IMAGE_PLACEHOLDER = "<image of the run>"
@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("table", "yaml", "json"),
         default="table",
         help="table: notes then the Job as YAML (default)",
+    )
+    parser.add_argument(
+        "--chart", help="chart whose API-key secret name the Job uses (default: the repository's chart/)"
     )
     add_cluster_arguments(parser)
 
@@ -66,9 +69,11 @@ def read_queue_config(path: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wandb_launch import jobpreview
+    from wandb_launch import chartoutput, jobpreview
+    from wandb_launch.chartvalues import find_chart
 
     queue_config = read_queue_config(args.queue_config)
+    ref = cluster_ref(args)
     api = None
     context_namespace, context_source = (
         args.context_namespace or "default",
@@ -77,15 +82,18 @@ def run(args: argparse.Namespace) -> int:
     if args.server_dry_run:
         from wandb_launch import kube
 
-        api = kube.connect(args)
+        api = kube.connect(ref)
         if not args.context_namespace:
-            context_namespace, context_source = kube.current_namespace(args), "the kube context's namespace"
+            context_namespace, context_source = kube.current_namespace(ref), "the kube context's namespace"
+    names = chartoutput.release_names(
+        find_chart(args.chart), helm=ref.helm, release=ref.release, namespace=ref.namespace
+    )
     run_inputs = jobpreview.RunInputs(
         entity=args.entity,
         project=args.project,
         image=args.image,
         base_url=args.base_url,
-        release=args.release,
+        api_key_secret=names.api_key_secret,
         context_namespace=context_namespace,
         context_namespace_source=context_source,
         env=dict(os.environ),

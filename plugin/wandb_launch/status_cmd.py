@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
-from typing import Any
 
-from wandb_launch.clusterargs import add_cluster_arguments, add_output_argument
+from wandb_launch.clusterargs import add_cluster_arguments, add_output_argument, cluster_ref
 
 HELP = "release, agent image, readiness, pods, recent warnings (Pod Security, RBAC), queues, builder, namespaces"
-# Warnings older than this are history, not status.
-EVENT_LIMIT = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,171 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_argument(parser)
 
 
-def instance_selector(release: str) -> str:
-    """The chart's standard label that every object of a release carries."""
-    return f"app.kubernetes.io/instance={release}"
-
-
-def collect(args: argparse.Namespace, api: Any = None, helm: Any = None) -> dict[str, Any]:
-    from kubernetes import client
-
-    from wandb_launch import chartvalues, helmclient, kube
-
-    api = api or kube.connect(args)
-    helm = helm or helmclient.client(args)
-    release = helmclient.release_status(helm, args)
-    values = helmclient.release_values(helm, args)
-    agent_ns = chartvalues.agent_namespace(values, args.namespace)
-    targets = list(values.get("targetNamespaces") or [])
-    launch = chartvalues.launch_config(values, args.release)
-    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    deployments = apps.list_namespaced_deployment(agent_ns, label_selector=instance_selector(args.release)).items
-    agent: dict[str, Any] = {"deployment": None}
-    pods: list[dict[str, Any]] = []
-    if deployments:
-        d = deployments[0]
-        containers = d.spec.template.spec.containers
-        agent = {
-            "deployment": d.metadata.name,
-            "image": containers[0].image if containers else "",
-            "serviceAccount": d.spec.template.spec.service_account_name,
-            "replicas": d.spec.replicas or 0,
-            "readyReplicas": d.status.ready_replicas or 0,
-            "updatedReplicas": d.status.updated_replicas or 0,
-            "conditions": [
-                f"{c.type}={c.status}" + (f" ({c.reason})" if c.reason else "") for c in d.status.conditions or []
-            ],
-        }
-        selector = ",".join(f"{k}={v}" for k, v in (d.spec.selector.match_labels or {}).items())
-        for p in core.list_namespaced_pod(agent_ns, label_selector=selector).items:
-            statuses = p.status.container_statuses or []
-            waiting = [
-                s.state.waiting.reason for s in statuses if s.state and s.state.waiting and s.state.waiting.reason
-            ]
-            pods.append(
-                {
-                    "name": p.metadata.name,
-                    "phase": p.status.phase,
-                    "ready": f"{sum(1 for s in statuses if s.ready)}/{len(p.spec.containers)}",
-                    "restarts": sum(s.restart_count for s in statuses),
-                    "reason": ", ".join(waiting) or (p.status.reason or ""),
-                    "node": p.spec.node_name or "(unscheduled)",
-                }
-            )
-    events = warning_events(core, [agent_ns, *targets])
-    return {
-        "release": {
-            "name": release.get("name"),
-            "namespace": release.get("namespace"),
-            "revision": release.get("version"),
-            "status": (release.get("info") or {}).get("status"),
-            "chart": release.get("chartRef"),
-            "appVersion": release.get("appVersion"),
-        },
-        "agent": {"namespace": agent_ns, **agent},
-        "pods": pods,
-        "queues": launch.get("queues", []),
-        "entity": launch.get("entity", "(the API key's default)"),
-        "maxJobs": launch.get("max_jobs"),
-        "builder": launch.get("builder", {"type": "(none)"}),
-        "environment": launch.get("environment"),
-        "targetNamespaces": targets,
-        "warnings": events,
-    }
-
-
-def warning_events(core: Any, namespaces: list[str]) -> list[dict[str, Any]]:
-    """The newest Warning events of these namespaces (Pod Security and RBAC denials show here)."""
-    from kubernetes.client import ApiException
-
-    found = []
-    for ns in dict.fromkeys(namespaces):
-        try:
-            items = core.list_namespaced_event(ns, field_selector="type=Warning").items
-        except ApiException:
-            continue
-        for e in items:
-            when = e.last_timestamp or e.event_time or e.metadata.creation_timestamp
-            obj = e.involved_object
-            found.append(
-                {
-                    "time": when.isoformat() if when else "",
-                    "namespace": ns,
-                    "object": f"{(obj.kind or '').lower()}/{obj.name}",
-                    "reason": e.reason,
-                    "count": e.count or 1,
-                    "message": " ".join((e.message or "").split()),
-                    "kind": classify(e.reason or "", e.message or ""),
-                }
-            )
-    found.sort(key=lambda e: e["time"], reverse=True)
-    return found[:EVENT_LIMIT]
-
-
-def classify(reason: str, message: str) -> str:
-    """Name the two denials people look for."""
-    if "PodSecurity" in message or "pod security" in message.lower():
-        return "pod-security"
-    if "forbidden" in message.lower():
-        return "rbac"
-    return reason
-
-
-def render(status: dict[str, Any]) -> str:
-    from wandb_launch import output
-
-    r, a, b = status["release"], status["agent"], status["builder"]
-    ready = f"{a.get('readyReplicas', 0)}/{a.get('replicas', 0)}" if a.get("deployment") else "no Deployment found"
-    builder = b.get("type", "")
-    if b.get("destination"):
-        builder += f" -> {b['destination']}"
-    if b.get("build-context-store"):
-        builder += f" (contexts {b['build-context-store']})"
-    rows = [
-        ("release", f"{r['name']} in {r['namespace']}: revision {r['revision']}, {r['status']}"),
-        ("chart", f"{r['chart']} (app {r['appVersion']})"),
-        ("agent", f"{a.get('deployment') or '-'} in {a['namespace']}, image {a.get('image', '-')}"),
-        ("ready", ready + (f"  [{'; '.join(a.get('conditions', []))}]" if a.get("conditions") else "")),
-        ("queues", ", ".join(status["queues"]) or "(none)"),
-        ("entity", status["entity"]),
-        ("builder", builder),
-        ("targets", ", ".join(status["targetNamespaces"])),
-    ]
-    parts = [output.table(("", ""), rows).split("\n", 1)[1]]
-    if status["pods"]:
-        parts.append(
-            output.table(
-                ("POD", "PHASE", "READY", "RESTARTS", "NODE", "REASON"),
-                [(p["name"], p["phase"], p["ready"], p["restarts"], p["node"], p["reason"]) for p in status["pods"]],
-            )
-        )
-    else:
-        parts.append("no agent pods")
-    if status["warnings"]:
-        parts.append(
-            output.table(
-                ("WHEN", "NAMESPACE", "OBJECT", "KIND", "MESSAGE"),
-                [(_ago(w["time"]), w["namespace"], w["object"], w["kind"], w["message"]) for w in status["warnings"]],
-            )
-        )
-    else:
-        parts.append("no warning events")
-    return "\n\n".join(parts)
-
-
-def _ago(iso: str) -> str:
-    if not iso:
-        return "?"
-    seconds = int((datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{max(seconds, 0)}s ago"
-
-
 def run(args: argparse.Namespace) -> int:
-    from wandb_launch import output
+    from wandb_launch import helmclient, kube, output, release
 
-    status = collect(args)
-    print(render(status) if args.output == "table" else output.dump(status, args.output))
+    ref = cluster_ref(args)
+    status = release.collect_status(ref, kube.connect(ref), helmclient.client(ref))
+    print(release.format_status(status) if args.output == "table" else output.dump(status, args.output))
     return 0

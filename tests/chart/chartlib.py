@@ -7,7 +7,6 @@ a missing tool fails the tests instead of skipping them.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from functools import cache
@@ -16,11 +15,12 @@ from typing import Any
 
 import pytest
 import yaml
+from wandb_launch.clusterref import DEFAULT_RELEASE
 
-REPO = Path(__file__).resolve().parents[2]
-# WANDB_LAUNCH_CHART (as for the plugin) runs the tests against another copy of the chart.
-CHART = Path(os.environ.get("WANDB_LAUNCH_CHART") or REPO / "chart")
-RELEASE = "wandb-launch"
+from ..paths import CHART, REPO
+
+# The README's `helm install wandb-launch ./chart`: the CLI's default release.
+RELEASE = DEFAULT_RELEASE
 RELEASE_NAMESPACE = "default"
 # The install command of the README passes the key on the command line; ci files carry their own.
 API_KEY_PLACEHOLDER = "test-placeholder-api-key-000000000000000000"

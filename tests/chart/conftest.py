@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chartlib import ALL_VALUES, rendered, values_id
+
+from .chartlib import ALL_VALUES, rendered, values_id
 
 
 @pytest.fixture(params=ALL_VALUES, ids=values_id)

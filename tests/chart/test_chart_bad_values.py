@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-from chartlib import REPO, helm_template
+
+from .chartlib import REPO, helm_template
 
 GKE = REPO / "values" / "gke.yaml"
 AKS = REPO / "values" / "aks.yaml"

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chartlib import ALL_VALUES, rendered_text, tool, values_id
+
+from .chartlib import ALL_VALUES, rendered_text, tool, values_id
 
 SKIP_ANNOTATION = re.compile(r"^checkov\.io/skip\d+$")
 SKIP_VALUE = re.compile(r"^CKV2?_K8S_\d+=[^=\s][^=]{10,}$")  # checkov splits on "="

@@ -6,7 +6,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from chartlib import OLDEST_KUBERNETES
+
+from .chartlib import OLDEST_KUBERNETES
 
 NEWEST_KUBERNETES = kubernetes_validate.utils.latest_version()
 

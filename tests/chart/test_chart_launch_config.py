@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from chartlib import helm_template, launch_config, scenario_values
 from wandb.sdk.launch.agent.config import AgentConfig
-from wandb_launch.selfcheck import resolve_launch_config
+from wandb_launch.chartfiles import helm_test_check
+
+from .chartlib import CHART, helm_template, launch_config, scenario_values
+
 
 def resolve_like_the_agent(file_config: dict[str, Any]) -> dict[str, Any]:
     """The agent's order (defaults, file, env, entity), shared with `verify` and `helm test`."""
-    resolved, _notes = resolve_launch_config(file_config, env={})
+    resolved, _notes = helm_test_check(CHART).resolve_launch_config(file_config, env={})
     return resolved
 
 
@@ -88,5 +90,63 @@ def test_sdk_key_spelling_and_extra_config_last() -> None:
         "stopped_run_timeout",
         "environment",
         "builder",
+    }
+    AgentConfig(**resolve_like_the_agent(cfg))
+
+
+# Every launchConfig key at once, with extraConfig over some of them.
+EVERY_KEY = {
+    "apiKey": {"value": "k"},
+    "launchConfig": {
+        "queues": ["a", "b"],
+        "entity": "team",
+        "maxJobs": -1,
+        "maxSchedulers": 2,
+        "secureMode": True,
+        "verbosity": 2,
+        "stoppedRunTimeout": 120,
+        "environment": {"type": "aws", "region": "eu-west-1"},
+        "builder": {
+            "type": "kaniko",
+            "destination": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/runs",
+            "buildContextStore": "s3://bucket/ctx",
+            "buildJobName": "build",
+            "kanikoImage": "gcr.io/kaniko-project/executor:v1.23.2",
+            "platform": "linux/arm64",
+            "secretName": "aws-creds",
+            "secretKey": "credentials",
+            "kanikoConfig": {"spec": {"activeDeadlineSeconds": 600}},
+        },
+        "extraConfig": {"max_jobs": 5, "builder": {"platform": "linux/amd64"}},
+    },
+}
+
+
+def test_every_launch_config_key(tmp_path: Path) -> None:
+    values = tmp_path / "every.yaml"
+    values.write_text(yaml.safe_dump(EVERY_KEY))
+    result = helm_template("-f", str(values))
+    assert result.returncode == 0, result.stderr
+    cfg = launch_config([d for d in yaml.safe_load_all(result.stdout) if d])
+    assert cfg == {
+        "queues": ["a", "b"],
+        "entity": "team",
+        "max_jobs": 5,
+        "max_schedulers": 2,
+        "secure_mode": True,
+        "verbosity": 2,
+        "stopped_run_timeout": 120,
+        "environment": {"type": "aws", "region": "eu-west-1"},
+        "builder": {
+            "type": "kaniko",
+            "destination": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/runs",
+            "build-context-store": "s3://bucket/ctx",
+            "build-job-name": "build",
+            "kaniko-image": "gcr.io/kaniko-project/executor:v1.23.2",
+            "platform": "linux/amd64",
+            "secret-name": "aws-creds",
+            "secret-key": "credentials",
+            "kaniko-config": {"spec": {"activeDeadlineSeconds": 600}},
+        },
     }
     AgentConfig(**resolve_like_the_agent(cfg))

@@ -12,7 +12,18 @@ from typing import Any
 
 import pytest
 import yaml
-from chartlib import ALL_VALUES, CHART, RELEASE, one, rendered, run_helm, scenario_values, value_args, values_id
+
+from .chartlib import (
+    ALL_VALUES,
+    CHART,
+    RELEASE,
+    one,
+    rendered,
+    run_helm,
+    scenario_values,
+    value_args,
+    values_id,
+)
 
 NOTES_PROBE = """apiVersion: v1
 kind: ConfigMap

@@ -6,7 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from chartlib import CHART, RELEASE, REPO, helm_template, launch_config, objects_of, one, scenario_values
+
+from .chartlib import (
+    CHART,
+    RELEASE,
+    helm_template,
+    launch_config,
+    objects_of,
+    one,
+    scenario_values,
+)
 
 CHART_YAML = yaml.safe_load((CHART / "Chart.yaml").read_text())
 
@@ -125,12 +134,18 @@ def test_test_pod_is_the_agent_s_twin(values_file: Path, docs: list[dict[str, An
     assert check["image"] == agent_container["image"]
     assert check["securityContext"] == agent_container["securityContext"]
     command = check["command"]
-    assert command[:2] == ["python3", "/opt/wandb-launch/selfcheck.py"]
+    assert command[:2] == ["python3", "/opt/wandb-launch/helm_test_check.py"]
     flag = {command[i]: command[i + 1] for i in range(2, len(command) - 1) if command[i].startswith("--")}
     assert flag["--agent-namespace"] == agent_ns(docs)
     assert flag["--target-namespaces"] == ",".join(values["targetNamespaces"])
     assert flag["--config"] == "/home/launch_agent/.config/wandb/launch-config.yaml"
-    assert flag["--release"] == RELEASE
+    # The chart's secret names (the check never derives them from the release name itself).
+    assert flag["--api-key-secret"] == f"wandb-api-key-{RELEASE}"
+    api_key = values["apiKey"]
+    assert flag["--agent-api-key-secret"] == (api_key["existingSecret"] or f"wandb-api-key-{RELEASE}")
+    assert flag["--agent-api-key-secret-key"] == (
+        api_key["existingSecretKey"] if api_key["existingSecret"] else "password"
+    )
     assert ("--additional-services" in command) == values["rbac"]["additionalServices"]
     config_volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "launch-config")
     assert config_volume == next(v for v in agent["volumes"] if v["name"] == "launch-config")
@@ -161,11 +176,36 @@ def test_build_credentials_secret_feeds_the_builder(values_file: Path, docs: lis
         assert builder.get("secret-name", "") == values["launchConfig"]["builder"]["secretName"]
 
 
-def test_selfcheck_config_map_carries_the_script_unchanged(docs: list[dict[str, Any]]) -> None:
-    maps = [cm for cm in objects_of(docs, "ConfigMap") if "selfcheck.py" in cm.get("data", {})]
+def test_selfcheck_config_map_carries_the_check_and_the_needs_unchanged(docs: list[dict[str, Any]]) -> None:
+    maps = [cm for cm in objects_of(docs, "ConfigMap") if "helm_test_check.py" in cm.get("data", {})]
     if not objects_of(docs, "Pod"):
         assert maps == []
         return
     (selfcheck,) = maps
-    script = (REPO / "plugin" / "wandb_launch" / "selfcheck.py").read_text()
-    assert selfcheck["data"]["selfcheck.py"] == script
+    assert selfcheck["data"]["helm_test_check.py"] == (CHART / "files" / "helm_test_check.py").read_text()
+    assert selfcheck["data"]["agent-rbac.yaml"] == (CHART / "files" / "agent-rbac.yaml").read_text()
+    (pod,) = objects_of(docs, "Pod")
+    mounted = next(v for v in pod["spec"]["volumes"] if v["name"] == "selfcheck")
+    assert mounted["configMap"]["name"] == selfcheck["metadata"]["name"]
+
+
+def test_names_config_map_holds_the_names_the_objects_carry(docs: list[dict[str, Any]]) -> None:
+    """What `status` and `verify` read instead of recomputing names: the rendered objects' own."""
+    (names_map,) = [cm for cm in objects_of(docs, "ConfigMap") if "names.yaml" in cm.get("data", {})]
+    names = yaml.safe_load(names_map["data"]["names.yaml"])
+    deployment = one(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert names["release"] == RELEASE
+    assert names["agentNamespace"] == deployment["metadata"]["namespace"] == names_map["metadata"]["namespace"]
+    assert names["deployment"] == deployment["metadata"]["name"]
+    assert names["serviceAccount"] == pod["serviceAccountName"]
+    assert (
+        names["launchConfigMap"] == next(v for v in pod["volumes"] if v["name"] == "launch-config")["configMap"]["name"]
+    )
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    key_ref = env["WANDB_API_KEY"]["valueFrom"]["secretKeyRef"]
+    assert (names["agentApiKeySecret"], names["agentApiKeySecretKey"]) == (key_ref["name"], key_ref["key"])
+    assert names["apiKeySecret"] == f"wandb-api-key-{env['WANDB_RELEASE_NAME']['value']}"
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert names["agentSelector"] == ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    assert set(names["releaseSelector"].split(",")) <= {f"{k}={v}" for k, v in deployment["metadata"]["labels"].items()}

@@ -1,30 +1,20 @@
-"""The rendered RBAC grants exactly what selfcheck.py's tables say the agent needs, per namespace."""
+"""The rendered RBAC grants, per namespace, exactly the agent's needs (files/agent-rbac.yaml)
+that belong there: its own namespace, each target, the optional additional services and
+extra rules, with Roles or one ClusterRole."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections import defaultdict
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import yaml
-from chartlib import REPO, helm_template, objects_of, scenario_values
+from wandb_launch.chartfiles import agent_needs
+
+from .chartlib import CHART, helm_template, objects_of, scenario_values
 
 Permission = tuple[str, str, str]  # (api group, resource, verb)
-
-
-def load_selfcheck() -> ModuleType:
-    """The plugin's needs tables, loaded from the file the chart ships (no package install needed)."""
-    path = REPO / "plugin" / "wandb_launch" / "selfcheck.py"
-    spec = importlib.util.spec_from_file_location("wandb_launch_selfcheck_tables", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SELFCHECK = load_selfcheck()
+NEEDS = agent_needs(CHART)
 
 
 def needs_to_permissions(needs: Any) -> set[Permission]:
@@ -58,13 +48,13 @@ def granted_per_namespace(docs: list[dict[str, Any]], subject: tuple[str, str]) 
 
 
 def expected_per_namespace(values: dict[str, Any], agent_ns: str) -> dict[str, set[Permission]]:
-    target = needs_to_permissions(SELFCHECK.TARGET_NAMESPACE_NEEDS)
+    target = needs_to_permissions(NEEDS.target_namespace)
     if values["rbac"]["additionalServices"]:
-        target |= needs_to_permissions(SELFCHECK.ADDITIONAL_SERVICES_NEEDS)
+        target |= needs_to_permissions(NEEDS.additional_services)
     target |= rules_to_permissions(values["rbac"]["extraRules"])
     expected = {ns: set(target) for ns in values["targetNamespaces"]}
     expected.setdefault(agent_ns, set())
-    expected[agent_ns] |= needs_to_permissions(SELFCHECK.AGENT_NAMESPACE_NEEDS)
+    expected[agent_ns] |= needs_to_permissions(NEEDS.agent_namespace)
     return expected
 
 

@@ -1,22 +1,22 @@
-"""A chart release installed by the cluster tests, and the values every test install uses."""
+"""A chart release installed by the cluster tests (with helm or with the plugin's CLI), and
+the values every test install uses."""
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..clirun import Outcome, run_cli
+from ..paths import CHART, VALUES_DIR
 from .kube import events_for
 
-REPO = Path(__file__).resolve().parents[2]
-# WANDB_LAUNCH_CHART (as for the plugin) runs the tests against another copy of the chart.
-CHART = Path(os.environ.get("WANDB_LAUNCH_CHART") or REPO / "chart")
-VALUES_DIR = REPO / "values"
 API_KEY = "cluster-test-api-key-0000000000000000000000"
+# The environment variable `wandb-launch install --api-key-env` reads API_KEY from.
+API_KEY_ENV = "WANDB_LAUNCH_TEST_API_KEY"
 # helm keeps release records here; the agent namespace is the chart's own (namespace.create).
 HELM_NAMESPACE = "default"
 
@@ -35,6 +35,16 @@ class Release:
 
     def helm(self, *args: str, check: bool = True):
         return self.cluster.helm(*args, "-n", HELM_NAMESPACE, check=check)
+
+    def cli(self, command: str, *args: str, stdin: str | None = None) -> Outcome:
+        """`wandb-launch COMMAND ARGS` on this release and cluster (in this process), with
+        API_KEY in API_KEY_ENV."""
+        cluster_args = ["--kubeconfig", str(self.cluster.kubeconfig), "-n", HELM_NAMESPACE, "--release", self.name]
+        return run_cli(command, *args, *cluster_args, env={API_KEY_ENV: API_KEY}, stdin=stdin)
+
+    def cli_install(self, command: str = "install", *extra: str) -> Outcome:
+        """`wandb-launch install` (or upgrade) of this release's values, the key from API_KEY_ENV."""
+        return self.cli(command, *self.values_args, *extra, "--api-key-env", API_KEY_ENV)
 
     def manifest(self) -> list[dict[str, Any]]:
         text = self.helm("get", "manifest", self.name).stdout
@@ -63,17 +73,18 @@ class Release:
             return events_for(client, self.agent_namespace, kind)
 
 
-def install_args(
-    values_file: Path, agent_namespace: str, targets: list[str], set_args: tuple[str, ...]
-) -> list[str]:
+def install_args(values_file: Path, agent_namespace: str, targets: list[str], set_args: tuple[str, ...]) -> list[str]:
     args = ["-f", str(values_file)]
     if values_file.parent == VALUES_DIR:
         # The per-cloud files leave the key to the command line; chart/ci files carry their own.
         args += ["--set", f"apiKey.value={API_KEY}"]
     args += [
-        "--set", "namespace.create=true",
-        "--set", f"namespace.name={agent_namespace}",
-        "--set-json", f"targetNamespaces={json.dumps(targets)}",
+        "--set",
+        "namespace.create=true",
+        "--set",
+        f"namespace.name={agent_namespace}",
+        "--set-json",
+        f"targetNamespaces={json.dumps(targets)}",
     ]
     for item in set_args:
         args += ["--set", item]

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import kubernetes.client
 import pytest
-
 from wandb_launch.controlplane import ControlPlaneError, LocalControlPlane
 
+from ..paths import REPO
 from .kube import can_i, eventually, get_json, service_account_client
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def pinned_kubernetes_version() -> str:

@@ -6,22 +6,23 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import kubernetes.client
 import pytest
+from wandb_launch.clusterref import DEFAULT_RELEASE
 
+from ..paths import VENV_BIN
 from .kube import eventually
 
 pytestmark = pytest.mark.cluster
 
-RELEASE = "wandb-launch"
+RELEASE = DEFAULT_RELEASE  # the demo installs the CLI's default release
 LOCAL_VALUES_NAMESPACE = "wandb"  # values/local.yaml
 
 
 def demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    executable = shutil.which("wandb-launch", path=str(Path(sys.executable).parent)) or shutil.which("wandb-launch")
+    executable = shutil.which("wandb-launch", path=str(VENV_BIN)) or shutil.which("wandb-launch")
     assert executable, "the wandb-launch command is not installed: pip install -e ."
     return subprocess.run([executable, "demo", *args], capture_output=True, text=True, env=env, timeout=300, check=False)
 

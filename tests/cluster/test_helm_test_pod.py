@@ -6,8 +6,8 @@ from __future__ import annotations
 import kubernetes.client
 import pytest
 
+from ..paths import VALUES_DIR
 from .kube import POD_SECURITY_ENFORCE
-from .release import VALUES_DIR
 
 pytestmark = pytest.mark.cluster
 

@@ -8,9 +8,9 @@ import kubernetes.client
 import pytest
 from kubernetes.client.rest import ApiException
 
-from .release import VALUES_DIR
+from ..paths import VALUES_DIR
 from .kaniko import kaniko_build_job, kaniko_build_pod
-from .kube import POD_SECURITY_ENFORCE, eventually, events_for
+from .kube import POD_SECURITY_ENFORCE, events_for, eventually
 
 pytestmark = pytest.mark.cluster
 

@@ -5,32 +5,32 @@ and its own, and denied in a namespace that is not a target and at cluster scope
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import kubernetes.client
 import pytest
 from kubernetes.client.rest import ApiException
+from wandb_launch.chartfiles import agent_needs, helm_test_check
 
-from wandb_launch.selfcheck import (
-    ADDITIONAL_SERVICES_NEEDS,
-    AGENT_NAMESPACE_NEEDS,
-    TARGET_NAMESPACE_NEEDS,
-    Need,
-)
-
+from ..paths import CHART, VALUES_DIR
 from .kube import can_i, service_account_client
-from .release import VALUES_DIR
 
 pytestmark = pytest.mark.cluster
 
+# The agent's API calls: the chart's files/agent-rbac.yaml, as the checks read it.
+NEEDS = agent_needs(CHART)
+TARGET_NAMESPACE_NEEDS = NEEDS.target_namespace
+AGENT_NAMESPACE_NEEDS = NEEDS.agent_namespace
+ADDITIONAL_SERVICES_NEEDS = NEEDS.additional_services
 # A custom resource a queue config may launch (rbac.extraRules), e.g. a Volcano job.
-VOLCANO_JOBS = Need("batch.volcano.sh", "jobs", ("create", "get", "list", "watch", "delete"))
+VOLCANO_JOBS = helm_test_check(CHART).Need("batch.volcano.sh", "jobs", ("create", "get", "list", "watch", "delete"))
 
 
-def calls(needs: Iterable[Need]) -> list[tuple[str, str, str]]:
+def calls(needs: Iterable[Any]) -> list[tuple[str, str, str]]:
     return [(verb, need.group, need.resource) for need in needs for verb in need.verbs]
 
 
-def verdicts(client, needs: Iterable[Need], namespace: str | None) -> dict[tuple[str, str, str], bool]:
+def verdicts(client, needs: Iterable[Any], namespace: str | None) -> dict[tuple[str, str, str], bool]:
     return {call: can_i(client, *call, namespace) for call in calls(needs)}
 
 
@@ -53,7 +53,9 @@ def test_agent_may_do_what_it_needs_where_it_runs_and_nowhere_else(
             in_target = verdicts(agent, TARGET_NAMESPACE_NEEDS, target)
             assert [call for call, allowed in in_target.items() if not allowed] == [], f"denied in target {target}"
         outside = verdicts(agent, AGENT_NAMESPACE_NEEDS, elsewhere)
-        assert [call for call, allowed in outside.items() if allowed] == [], "allowed in a namespace that is not a target"
+        assert [call for call, allowed in outside.items() if allowed] == [], (
+            "allowed in a namespace that is not a target"
+        )
         cluster_wide = verdicts(agent, AGENT_NAMESPACE_NEEDS, None)
         assert [call for call, allowed in cluster_wide.items() if allowed] == [], "allowed at cluster scope"
         # The optional grants stay off unless asked for.
@@ -65,7 +67,9 @@ def test_agent_may_do_what_it_needs_where_it_runs_and_nowhere_else(
         batch, core = kubernetes.client.BatchV1Api(agent), kubernetes.client.CoreV1Api(agent)
         batch.list_namespaced_job(target)
         core.list_namespaced_pod(target)
-        secret = core.create_namespaced_secret(target, {"metadata": {"generateName": "probe-"}, "stringData": {"password": "x"}})
+        secret = core.create_namespaced_secret(
+            target, {"metadata": {"generateName": "probe-"}, "stringData": {"password": "x"}}
+        )
         core.delete_namespaced_secret(secret.metadata.name, target)
         for forbidden in (lambda: batch.list_namespaced_job(elsewhere), lambda: core.list_pod_for_all_namespaces()):
             with pytest.raises(ApiException) as denied:
@@ -88,4 +92,6 @@ def test_optional_grants_apply_to_the_targets_only(admin, install_release, make_
         assert [call for call, allowed in in_target.items() if not allowed] == []
         for namespace in (elsewhere, None):
             leaked = verdicts(agent, optional, namespace)
-            assert [call for call, allowed in leaked.items() if allowed] == [], f"allowed in {namespace or 'all namespaces'}"
+            assert [call for call, allowed in leaked.items() if allowed] == [], (
+                f"allowed in {namespace or 'all namespaces'}"
+            )

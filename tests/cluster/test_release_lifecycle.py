@@ -10,8 +10,9 @@ import kubernetes.client
 import pytest
 import yaml
 
+from ..paths import CHART, VALUES_DIR
 from .kube import all_objects, eventually, get_json, until_empty
-from .release import API_KEY, CHART, VALUES_DIR, Release, ci_values_files, cloud_values_files
+from .release import API_KEY, Release, ci_values_files, cloud_values_files
 
 pytestmark = pytest.mark.cluster
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import one_line_error
+from ..clirun import one_line_error
 
 GKE = [
     "--cloud",
@@ -133,7 +133,8 @@ VALUES_CASES = [
     (
         "aks agent outside wandb",
         AKS + ["--agent-namespace", "launch"],
-        "--agent-namespace: on AKS the agent must run in namespace wandb",
+        # The rule is the chart's (_validate.tpl); `values` names the input that fed the value.
+        '--agent-namespace: the chart refuses it: namespace.name is "launch" but an azure kaniko agent must run in namespace wandb',
     ),
     (
         "aks destination of gke",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
 from wandb_launch.cli import COMMANDS
 
-from .conftest import one_line_error, run_process
+from ..clirun import one_line_error, run_process
+from ..paths import REPO, VENV_BIN
 
 HEAVY = ("wandb", "kubernetes", "pyhelm3", "pydantic")
 
@@ -78,8 +79,19 @@ def test_missing_kubeconfig_names_the_flag(cli, tmp_path: Path) -> None:
 def test_install_checks_values_and_key_before_any_cluster(
     cli, tmp_path: Path, dead_kubeconfig: Path, monkeypatch
 ) -> None:
+    # The chart's own rules first (rendered offline), with its one line ...
+    refused = tmp_path / "refused.yaml"
+    refused.write_text(
+        "launchConfig:\n  queues: [q]\n  builder: {type: kaniko, destination: myacr.azurecr.io/team/img}\n"
+    )
+    result = cli("install", "-f", str(refused), "--api-key-env", "K", "--kubeconfig", str(dead_kubeconfig))
+    assert result.code == 2
+    assert f"--values {refused}: the chart refuses them: launchConfig.builder.buildContextStore is required" in (
+        one_line_error(result)
+    )
+    # ... then the launch config it renders, by the agent's AgentConfig (extraConfig passes the chart's rules).
     bad = tmp_path / "bad.yaml"
-    bad.write_text("launchConfig:\n  queues: [q]\n  builder: {type: kaniko, destination: myacr.azurecr.io/team/img}\n")
+    bad.write_text("launchConfig:\n  queues: [q]\n  extraConfig: {builder: {destination: myacr.azurecr.io/team/img}}\n")
     result = cli("install", "-f", str(bad), "--api-key-env", "K", "--kubeconfig", str(dead_kubeconfig))
     assert result.code == 2
     assert "launchConfig (from " in one_line_error(result) and "may not include a tag" in result.err
@@ -141,3 +153,43 @@ def test_tables_align_and_colour_only_on_a_tty(monkeypatch) -> None:
     assert [line.index(word) for line, word in zip(plain[1:], ("rbac", "pod-security"), strict=True)] == [8, 8]
     coloured = output.table(("STATUS", "CHECK", "DETAIL"), rows, Terminal())
     assert "\x1b[31mfail\x1b[0m" in coloured and "\x1b[" not in "\n".join(plain)
+
+
+def test_values_layers_merge_as_helm_merges_them() -> None:
+    """install hands helm one merged layer: maps merge key by key, the rest is replaced."""
+    from wandb_launch.chartvalues import deep_merge
+
+    assert deep_merge({"a": {"b": 1, "c": [1]}, "d": 1}, {"a": {"c": [2]}, "d": None}) == {
+        "a": {"b": 1, "c": [2]},
+        "d": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "codes"),
+    [
+        # argparse itself swallows a failed write of --help and exits 0.
+        (["--help"], {0, 141}),
+        (["values", "--spec", "values/specs/gke.yaml"], {141}),
+        (["preview-job", "-o", "yaml", "tests/plugin/queue-config.yaml"], {141}),
+    ],
+    ids=["help", "values", "preview-job"],
+)
+def test_a_closed_pipe_ends_quietly(argv: list[str], codes: set[int]) -> None:
+    """`wandb-launch ... | head`: the reader is gone before the first write; no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [str(VENV_BIN / "wandb-launch"), *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, result.stderr
+    assert result.returncode in codes  # 141: as for a tool killed by SIGPIPE (`yes | head`)

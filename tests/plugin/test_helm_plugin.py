@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO
+from ..paths import REPO
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from .conftest import run_process
+from ..clirun import run_process
 
 MINIMAL = {"spec": {"template": {"spec": {"containers": [{"resources": {"limits": {"cpu": "1"}}}]}}}}
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from wandb_launch.chartoutput import render, with_placeholder_key
+from wandb_launch.offlinecheck import launch_config_problems
 
-from wandb_launch.chartvalues import launch_config, merged_values
-from wandb_launch.selfcheck import agent_config_problems, resolve_launch_config
-
-from .conftest import CHART, REPO
+from ..paths import CHART, REPO
 
 CLOUDS = ("gke", "eks", "aks", "local")
 
@@ -27,9 +26,11 @@ def test_committed_values_are_regenerated_byte_for_byte(cli, tmp_path: Path, clo
 
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_committed_values_pass_the_sdk(cloud: str) -> None:
-    values = merged_values(CHART, yaml.safe_load((REPO / "values" / f"{cloud}.yaml").read_text()))
-    config, _ = resolve_launch_config(launch_config(values), {})
-    assert agent_config_problems(config) == []
+    """The launch config the chart renders from each committed file, judged by `AgentConfig`."""
+    values = [REPO / "values" / f"{cloud}.yaml"]
+    rendered = render(CHART, helm="helm", value_files=values, values=with_placeholder_key({}))
+    problems, _ = launch_config_problems(rendered.launch_config, chart=CHART)
+    assert problems == []
 
 
 def test_flags_give_the_same_file_as_the_spec_less_its_origin(cli) -> None:

@@ -6,18 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
+from ..toolcache import cache_dir
 from .errors import ControlPlaneError
 
 CONTROL_PLANE_BINARIES: tuple[str, ...] = ("etcd", "kube-apiserver", "kube-controller-manager")
-
-
-def cache_dir() -> Path:
-    """`${WANDB_LAUNCH_CACHE:-${XDG_CACHE_HOME:-~/.cache}/wandb-launch}`, as hack/build-control-plane.sh uses it."""
-    explicit = os.environ.get("WANDB_LAUNCH_CACHE")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "wandb-launch"
 
 
 def find_binary(name: str) -> Path:

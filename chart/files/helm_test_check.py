@@ -1,13 +1,15 @@
-"""What the launch agent needs from the Kubernetes API, and the checks of a live install.
+"""The checks of a live install, as the chart's `helm test` pod runs them.
 
-This one file is also shipped inside the chart (`chart/files/selfcheck.py`) and run by
-the `helm test` pod (the agent image: python, wandb, pyyaml; no `kubernetes` client), so
-it imports only the standard library at module level; yaml and wandb are imported where
-used. The plugin's `verify` calls the same check functions with another access-review
-backend (SubjectAccessReview as the admin, instead of SelfSubjectAccessReview).
+The chart ships this file (ConfigMap `<fullname>-selfcheck`, with files/agent-rbac.yaml)
+and the test pod runs it in the agent image: python, wandb, pyyaml, and no `kubernetes`
+client, so it imports only the standard library at module level; yaml and wandb are
+imported where used. The plugin's `verify` imports this same file from the chart
+(`wandb_launch.chartfiles`) and runs the same check functions with an admin's backends
+(SubjectAccessReview for the agent's service account, instead of the pod's
+SelfSubjectAccessReview).
 
-In-cluster: python3 selfcheck.py --agent-namespace NS --target-namespaces a,b \
-    --release R --config /home/launch_agent/.config/wandb/launch-config.yaml
+In the pod: python3 helm_test_check.py --agent-namespace NS --target-namespaces a,b \
+    --api-key-secret wandb-api-key-R --config /home/launch_agent/.config/wandb/launch-config.yaml
 """
 
 from __future__ import annotations
@@ -28,31 +30,36 @@ class Need(NamedTuple):
     verbs: tuple[str, ...]
 
 
-# API calls the agent makes in every namespace it launches runs into
-# (wandb SDK 0.31.0: runner/kubernetes_runner.py, runner/kubernetes_monitor.py).
-TARGET_NAMESPACE_NEEDS: tuple[Need, ...] = (
-    Need("batch", "jobs", ("create", "get", "list", "watch", "delete")),
-    Need("batch", "jobs/status", ("get",)),
-    Need("", "pods", ("get", "list", "watch")),
-    Need("", "pods/log", ("get",)),
-    Need("", "secrets", ("create", "get", "delete")),
-)
+class AgentNeeds(NamedTuple):
+    """The agent's API calls (files/agent-rbac.yaml): per target namespace, in its own
+    namespace (the target needs and its own), and for the SDK's additional services."""
 
-# In its own namespace it also runs kaniko build Jobs (covered above) and keeps the
-# build context in configmaps (builder/kaniko_builder.py).
-AGENT_NAMESPACE_NEEDS: tuple[Need, ...] = TARGET_NAMESPACE_NEEDS + (Need("", "configmaps", ("create", "delete")),)
+    target_namespace: tuple[Need, ...]
+    agent_namespace: tuple[Need, ...]
+    additional_services: tuple[Need, ...]
 
-# The SDK's optional "additional services" (rbac.additionalServices in the chart): it
-# creates them, waits for deployments / endpoints / pods, and deletes them by label
-# (runner/kubernetes_runner.py: _prepare_resource, _delete_auxiliary_resources_by_label).
-ADDITIONAL_SERVICES_NEEDS: tuple[Need, ...] = (
-    Need("", "services", ("create", "list", "delete")),
-    Need("apps", "deployments", ("create", "get", "list", "delete")),
-    Need("networking.k8s.io", "networkpolicies", ("create", "list", "delete")),
-    Need("", "endpoints", ("get",)),
-    Need("", "pods", ("delete",)),
-    Need("", "secrets", ("list",)),
-)
+
+# files/agent-rbac.yaml next to this file (in the chart, and in the test pod's mount).
+AGENT_RBAC_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent-rbac.yaml")
+
+
+def _needs(rules: Sequence[Mapping[str, Any]]) -> tuple[Need, ...]:
+    return tuple(
+        Need(group, resource, tuple(rule["verbs"]))
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    )
+
+
+def load_agent_needs(path: str = AGENT_RBAC_FILE) -> AgentNeeds:
+    """The RBAC rules of files/agent-rbac.yaml as needs, one per (group, resource)."""
+    import yaml
+
+    with open(path) as f:
+        rules = yaml.safe_load(f)
+    target = _needs(rules["target"])
+    return AgentNeeds(target, target + _needs(rules["agentOnly"]), _needs(rules["additionalServices"]))
 
 
 # --- Results -------------------------------------------------------------------------
@@ -140,9 +147,11 @@ def resource_attributes(probe: Probe) -> dict[str, str]:
     return attrs
 
 
-def needs_for(namespace: str, agent_namespace: str, additional_services: bool) -> tuple[Need, ...]:
-    needs = AGENT_NAMESPACE_NEEDS if namespace == agent_namespace else TARGET_NAMESPACE_NEEDS
-    return needs + (ADDITIONAL_SERVICES_NEEDS if additional_services else ())
+def needs_for(
+    namespace: str, agent_namespace: str, agent_needs: AgentNeeds, additional_services: bool
+) -> tuple[Need, ...]:
+    needs = agent_needs.agent_namespace if namespace == agent_namespace else agent_needs.target_namespace
+    return needs + (agent_needs.additional_services if additional_services else ())
 
 
 def _granted_by_needs(excess: Excess, needs: Iterable[Need]) -> bool:
@@ -150,14 +159,14 @@ def _granted_by_needs(excess: Excess, needs: Iterable[Need]) -> bool:
 
 
 def rbac_probes(
-    agent_namespace: str, target_namespaces: Sequence[str], additional_services: bool
+    agent_namespace: str, target_namespaces: Sequence[str], agent_needs: AgentNeeds, additional_services: bool
 ) -> tuple[list[Probe], list[tuple[Probe, str]]]:
     """The needed probes, and the excess probes with why each would be wrong."""
     namespaces = _namespaces(agent_namespace, target_namespaces)
     needed: list[Probe] = []
     excess: list[tuple[Probe, str]] = []
     for ns in namespaces:
-        needs = needs_for(ns, agent_namespace, additional_services)
+        needs = needs_for(ns, agent_namespace, agent_needs, additional_services)
         needed += [Probe(ns, n.group, n.resource, v) for n in needs for v in n.verbs]
         excess += [
             (Probe(ns, e.group, e.resource, e.verb), e.why)
@@ -174,10 +183,11 @@ def check_rbac(
     review: AccessReviewer,
     agent_namespace: str,
     target_namespaces: Sequence[str],
+    agent_needs: AgentNeeds,
     additional_services: bool = False,
 ) -> list[Result]:
     """Ask the API server (through `review`) about every needed call and every excess right."""
-    needed, excess = rbac_probes(agent_namespace, target_namespaces, additional_services)
+    needed, excess = rbac_probes(agent_namespace, target_namespaces, agent_needs, additional_services)
     answers = review(needed + [p for p, _ in excess])
     allowed = dict(zip(needed + [p for p, _ in excess], answers, strict=True))
     results: list[Result] = []
@@ -327,24 +337,22 @@ class Forbidden(Exception):
     """The API server refused a read."""
 
 
-def api_key_secret_name(release: str) -> str:
-    """The secret the SDK's runner reads in each run's namespace (kubernetes_runner.py)."""
-    return f"wandb-api-key-{release}"
-
-
 def check_api_key_secrets(
     read_secret: SecretReader,
     agent_namespace: str,
     target_namespaces: Sequence[str],
-    release: str,
-    existing_secret: str = "",
-    existing_key: str = "password",
+    api_key_secret: str,
+    agent_secret: str = "",
+    agent_key: str = "password",
 ) -> list[Result]:
     """The agent's key secret exists, and every target namespace holds the same key under
-    `wandb-api-key-<release>` / `password` (a different one makes every run fail)."""
+    `api_key_secret` / `password`, the secret runs read (a different one makes every run fail).
+
+    The names are the chart's (`wandb-launch.apiKeySecretName`, `.agentApiKeySecretName`):
+    the test pod gets them as arguments, `verify` from the release's names ConfigMap.
+    """
     results: list[Result] = []
-    agent_secret = existing_secret or api_key_secret_name(release)
-    agent_key = existing_key if existing_secret else "password"
+    agent_secret = agent_secret or api_key_secret
     try:
         secret = read_secret(agent_namespace, agent_secret)
     except Forbidden:
@@ -375,7 +383,7 @@ def check_api_key_secrets(
         else:
             results.append(Result(OK, "api-key", agent_namespace, f"secret {agent_secret} holds the agent's key"))
     agent_value = (secret or {}).get("data", {}).get(agent_key)
-    name = api_key_secret_name(release)
+    name = api_key_secret
     for ns in target_namespaces:
         if ns == agent_namespace and agent_secret == name:
             continue
@@ -494,7 +502,7 @@ class InClusterAPI:
     """Just enough of the Kubernetes API over urllib, as the pod's service account."""
 
     def __init__(self, sa_dir: str = SERVICE_ACCOUNT_DIR) -> None:
-        import ssl  # here, not at module level: `wandb-launch --help` imports this module
+        import ssl  # here, not at module level: only the pod needs it
 
         host = os.environ.get("KUBERNETES_SERVICE_HOST")
         port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
@@ -568,25 +576,31 @@ def run_checks(
     read_secret: SecretReader,
     agent_namespace: str,
     target_namespaces: Sequence[str],
-    release: str,
+    agent_needs: AgentNeeds,
     launch_config: Mapping[str, Any] | None,
     env: Mapping[str, str],
+    api_key_secret: str,
+    agent_api_key_secret: str = "",
+    agent_api_key_secret_key: str = "password",
     additional_services: bool = False,
-    existing_secret: str = "",
-    existing_key: str = "password",
 ) -> list[Result]:
     """Every check of a live install, in one order, for the test pod and `verify` alike."""
     builder_type = str(((launch_config or {}).get("builder") or {}).get("type") or "")
     results = check_launch_config(launch_config, env)
-    results += check_rbac(review, agent_namespace, target_namespaces, additional_services)
+    results += check_rbac(review, agent_namespace, target_namespaces, agent_needs, additional_services)
     labels = {ns: namespace_labels(ns) for ns in _namespaces(agent_namespace, target_namespaces)}
     results += check_pod_security(labels, agent_namespace, target_namespaces, builder_type)
-    if release:
+    if api_key_secret:
         results += check_api_key_secrets(
-            read_secret, agent_namespace, target_namespaces, release, existing_secret, existing_key
+            read_secret,
+            agent_namespace,
+            target_namespaces,
+            api_key_secret,
+            agent_api_key_secret,
+            agent_api_key_secret_key,
         )
     else:
-        results.append(Result(SKIP, "api-key", agent_namespace, "release name unknown", "pass --release"))
+        results.append(Result(SKIP, "api-key", agent_namespace, "API-key secret name unknown", "pass --api-key-secret"))
     return results
 
 
@@ -609,14 +623,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--agent-namespace", required=True)
     parser.add_argument("--target-namespaces", required=True, help="comma-separated")
     parser.add_argument(
-        "--release",
-        default=os.environ.get("WANDB_RELEASE_NAME", ""),
-        help="Helm release (names the API-key secret); without it that check is skipped",
+        "--api-key-secret",
+        default="",
+        help="the secret runs read their API key from (wandb-api-key-<release>); without it that check is skipped",
     )
+    parser.add_argument(
+        "--agent-api-key-secret", default="", help="the agent's own key secret (default: --api-key-secret)"
+    )
+    parser.add_argument("--agent-api-key-secret-key", default="password")
     parser.add_argument("--config", default=os.path.expanduser("~/.config/wandb/launch-config.yaml"))
+    parser.add_argument("--rbac-needs", default=AGENT_RBAC_FILE, help="the chart's files/agent-rbac.yaml")
     parser.add_argument("--additional-services", action="store_true")
-    parser.add_argument("--existing-secret", default="")
-    parser.add_argument("--existing-secret-key", default="password")
     parser.add_argument("--output", choices=("table", "json"), default="table")
     parser.add_argument(
         "--service-account-dir", default=SERVICE_ACCOUNT_DIR, help="token and ca.crt of the pod's service account"
@@ -625,6 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         api = InClusterAPI(args.service_account_dir)
         config = load_config_file(args.config)
+        agent_needs = load_agent_needs(args.rbac_needs)
     except (OSError, RuntimeError) as e:
         print(f"selfcheck: error: {e}", file=sys.stderr)
         return 2
@@ -634,12 +652,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         read_secret=api.read_secret,
         agent_namespace=args.agent_namespace,
         target_namespaces=[n for n in args.target_namespaces.split(",") if n],
-        release=args.release,
+        agent_needs=agent_needs,
         launch_config=config,
         env=os.environ,
+        api_key_secret=args.api_key_secret,
+        agent_api_key_secret=args.agent_api_key_secret,
+        agent_api_key_secret_key=args.agent_api_key_secret_key,
         additional_services=args.additional_services,
-        existing_secret=args.existing_secret,
-        existing_key=args.existing_secret_key,
     )
     if args.output == "json":
         print(json.dumps([r.as_dict() for r in results], indent=2))

@@ -1,1 +1,0 @@
-../../plugin/wandb_launch/selfcheck.py

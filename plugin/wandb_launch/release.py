@@ -1,0 +1,217 @@
+"""An installed release: what the chart rendered for it, its agent Deployment, its status
+(release, agent, pods, recent warnings, launch config), and that status as a table."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from wandb_launch.chartoutput import ChartOutput, Names
+from wandb_launch.clusterref import ClusterRef
+
+# Warnings older than this are history, not status.
+EVENT_LIMIT = 10
+
+
+def rendered(helm: Any, ref: ClusterRef) -> ChartOutput:
+    """The names and launch config the chart rendered for the release (its manifest)."""
+    from wandb_launch import chartoutput, helmclient
+
+    return chartoutput.from_docs(helmclient.release_manifest(helm, ref))
+
+
+def agent_deployment(api: Any, names: Names) -> Any:
+    """The agent's Deployment, or None when it is not there."""
+    from kubernetes import client
+
+    try:
+        return client.AppsV1Api(api).read_namespaced_deployment(names.deployment, names.agent_namespace)
+    except client.ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def collect_status(ref: ClusterRef, api: Any, helm: Any) -> dict[str, Any]:
+    from kubernetes import client
+
+    from wandb_launch import helmclient
+
+    release = helmclient.release_status(helm, ref)
+    values = helmclient.release_values(helm, ref)
+    output = rendered(helm, ref)
+    names, launch = output.names, output.launch_config
+    agent_ns = names.agent_namespace
+    targets = list(values.get("targetNamespaces") or [])
+    core = client.CoreV1Api(api)
+    deployment = agent_deployment(api, names)
+    agent: dict[str, Any] = {"deployment": None}
+    pods: list[dict[str, Any]] = []
+    if deployment is not None:
+        d = deployment
+        containers = d.spec.template.spec.containers
+        agent = {
+            "deployment": d.metadata.name,
+            "image": containers[0].image if containers else "",
+            "serviceAccount": d.spec.template.spec.service_account_name,
+            "replicas": d.spec.replicas or 0,
+            "readyReplicas": d.status.ready_replicas or 0,
+            "updatedReplicas": d.status.updated_replicas or 0,
+            "conditions": [
+                f"{c.type}={c.status}" + (f" ({c.reason})" if c.reason else "") for c in d.status.conditions or []
+            ],
+        }
+        selector = ",".join(f"{k}={v}" for k, v in (d.spec.selector.match_labels or {}).items())
+        for p in core.list_namespaced_pod(agent_ns, label_selector=selector).items:
+            statuses = p.status.container_statuses or []
+            waiting = [
+                s.state.waiting.reason for s in statuses if s.state and s.state.waiting and s.state.waiting.reason
+            ]
+            pods.append(
+                {
+                    "name": p.metadata.name,
+                    "phase": p.status.phase,
+                    "ready": f"{sum(1 for s in statuses if s.ready)}/{len(p.spec.containers)}",
+                    "restarts": sum(s.restart_count for s in statuses),
+                    "reason": ", ".join(waiting) or (p.status.reason or ""),
+                    "node": p.spec.node_name or "(unscheduled)",
+                }
+            )
+        simulated = simulated_nodes(core, {p["node"] for p in pods})
+        for pod in pods:
+            pod["simulatedNode"] = pod["node"] in simulated
+    events = warning_events(core, [agent_ns, *targets])
+    return {
+        "release": {
+            "name": release.get("name"),
+            "namespace": release.get("namespace"),
+            "revision": release.get("version"),
+            "status": (release.get("info") or {}).get("status"),
+            "chart": release.get("chartRef"),
+            "appVersion": release.get("appVersion"),
+        },
+        "agent": {"namespace": agent_ns, **agent},
+        "pods": pods,
+        "queues": launch.get("queues", []),
+        "entity": launch.get("entity", "(the API key's default)"),
+        "maxJobs": launch.get("max_jobs"),
+        "builder": launch.get("builder", {"type": "(none)"}),
+        "environment": launch.get("environment"),
+        "targetNamespaces": targets,
+        "warnings": events,
+    }
+
+
+def simulated_nodes(core: Any, names: set[str]) -> set[str]:
+    """Which of these nodes are KWOK's (their phases are written by a simulator: no container
+    ran). Nodes that cannot be read (no rights, gone) count as real."""
+    from kubernetes.client import ApiException
+
+    from wandb_launch.controlplane.nodes import is_simulated_node
+
+    found = set()
+    for name in names:
+        if name.startswith("("):  # "(unscheduled)"
+            continue
+        try:
+            node = core.read_node(name)
+        except ApiException:
+            continue
+        if is_simulated_node(node.metadata.annotations):
+            found.add(name)
+    return found
+
+
+def warning_events(core: Any, namespaces: list[str]) -> list[dict[str, Any]]:
+    """The newest Warning events of these namespaces (Pod Security and RBAC denials show here)."""
+    from kubernetes.client import ApiException
+
+    found = []
+    for ns in dict.fromkeys(namespaces):
+        try:
+            items = core.list_namespaced_event(ns, field_selector="type=Warning").items
+        except ApiException:
+            continue
+        for e in items:
+            when = e.last_timestamp or e.event_time or e.metadata.creation_timestamp
+            obj = e.involved_object
+            found.append(
+                {
+                    "time": when.isoformat() if when else "",
+                    "namespace": ns,
+                    "object": f"{(obj.kind or '').lower()}/{obj.name}",
+                    "reason": e.reason,
+                    "count": e.count or 1,
+                    "message": " ".join((e.message or "").split()),
+                    "kind": classify(e.reason or "", e.message or ""),
+                }
+            )
+    found.sort(key=lambda e: e["time"], reverse=True)
+    return found[:EVENT_LIMIT]
+
+
+def classify(reason: str, message: str) -> str:
+    """Name the two denials people look for."""
+    if "PodSecurity" in message or "pod security" in message.lower():
+        return "pod-security"
+    if "forbidden" in message.lower():
+        return "rbac"
+    return reason
+
+
+def format_status(status: dict[str, Any]) -> str:
+    from wandb_launch import output
+
+    r, a, b = status["release"], status["agent"], status["builder"]
+    ready = f"{a.get('readyReplicas', 0)}/{a.get('replicas', 0)}" if a.get("deployment") else "no Deployment found"
+    builder = b.get("type", "")
+    if b.get("destination"):
+        builder += f" -> {b['destination']}"
+    if b.get("build-context-store"):
+        builder += f" (contexts {b['build-context-store']})"
+    rows = [
+        ("release", f"{r['name']} in {r['namespace']}: revision {r['revision']}, {r['status']}"),
+        ("chart", f"{r['chart']} (app {r['appVersion']})"),
+        ("agent", f"{a.get('deployment') or '-'} in {a['namespace']}, image {a.get('image', '-')}"),
+        ("ready", ready + (f"  [{'; '.join(a.get('conditions', []))}]" if a.get("conditions") else "")),
+        ("queues", ", ".join(status["queues"]) or "(none)"),
+        ("entity", status["entity"]),
+        ("builder", builder),
+        ("targets", ", ".join(status["targetNamespaces"])),
+    ]
+    parts = [output.table(("", ""), rows).split("\n", 1)[1]]
+    if status["pods"]:
+        parts.append(
+            output.table(
+                ("POD", "PHASE", "READY", "RESTARTS", "NODE", "REASON"),
+                [(p["name"], _phase(p), p["ready"], p["restarts"], p["node"], p["reason"]) for p in status["pods"]],
+            )
+        )
+    else:
+        parts.append("no agent pods")
+    if status["warnings"]:
+        parts.append(
+            output.table(
+                ("WHEN", "NAMESPACE", "OBJECT", "KIND", "MESSAGE"),
+                [(_ago(w["time"]), w["namespace"], w["object"], w["kind"], w["message"]) for w in status["warnings"]],
+            )
+        )
+    else:
+        parts.append("no warning events")
+    return "\n\n".join(parts)
+
+
+def _phase(pod: dict[str, Any]) -> str:
+    from wandb_launch.controlplane.nodes import SIMULATED_NOTE
+
+    return f"{pod['phase']} ({SIMULATED_NOTE})" if pod.get("simulatedNode") else pod["phase"]
+
+
+def _ago(iso: str) -> str:
+    if not iso:
+        return "?"
+    seconds = int((datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{max(seconds, 0)}s ago"

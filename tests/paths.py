@@ -1,0 +1,18 @@
+"""Paths every kind of test uses, defined once."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from wandb_launch.toolcache import cache_dir
+
+REPO = Path(__file__).resolve().parents[1]
+# WANDB_LAUNCH_CHART (as for the plugin) runs the tests against another copy of the chart.
+CHART = Path(os.environ.get("WANDB_LAUNCH_CHART") or REPO / "chart")
+VALUES_DIR = REPO / "values"
+# The tools cache of hack/install-tools.sh and hack/build-control-plane.sh.
+CACHE_BIN = cache_dir() / "bin"
+# The venv of this pytest: its wandb-launch console script.
+VENV_BIN = Path(sys.executable).parent

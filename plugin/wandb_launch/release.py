@@ -77,6 +77,9 @@ def collect_status(ref: ClusterRef, api: Any, helm: Any) -> dict[str, Any]:
                     "node": p.spec.node_name or "(unscheduled)",
                 }
             )
+        simulated = simulated_nodes(core, {p["node"] for p in pods})
+        for pod in pods:
+            pod["simulatedNode"] = pod["node"] in simulated
     events = warning_events(core, [agent_ns, *targets])
     return {
         "release": {
@@ -97,6 +100,26 @@ def collect_status(ref: ClusterRef, api: Any, helm: Any) -> dict[str, Any]:
         "targetNamespaces": targets,
         "warnings": events,
     }
+
+
+def simulated_nodes(core: Any, names: set[str]) -> set[str]:
+    """Which of these nodes are KWOK's (their phases are written by a simulator: no container
+    ran). Nodes that cannot be read (no rights, gone) count as real."""
+    from kubernetes.client import ApiException
+
+    from wandb_launch.controlplane.nodes import is_simulated_node
+
+    found = set()
+    for name in names:
+        if name.startswith("("):  # "(unscheduled)"
+            continue
+        try:
+            node = core.read_node(name)
+        except ApiException:
+            continue
+        if is_simulated_node(node.metadata.annotations):
+            found.add(name)
+    return found
 
 
 def warning_events(core: Any, namespaces: list[str]) -> list[dict[str, Any]]:
@@ -161,7 +184,7 @@ def format_status(status: dict[str, Any]) -> str:
         parts.append(
             output.table(
                 ("POD", "PHASE", "READY", "RESTARTS", "NODE", "REASON"),
-                [(p["name"], p["phase"], p["ready"], p["restarts"], p["node"], p["reason"]) for p in status["pods"]],
+                [(p["name"], _phase(p), p["ready"], p["restarts"], p["node"], p["reason"]) for p in status["pods"]],
             )
         )
     else:
@@ -176,6 +199,12 @@ def format_status(status: dict[str, Any]) -> str:
     else:
         parts.append("no warning events")
     return "\n\n".join(parts)
+
+
+def _phase(pod: dict[str, Any]) -> str:
+    from wandb_launch.controlplane.nodes import SIMULATED_NOTE
+
+    return f"{pod['phase']} ({SIMULATED_NOTE})" if pod.get("simulatedNode") else pod["phase"]
 
 
 def _ago(iso: str) -> str:

@@ -6,7 +6,7 @@ CACHE := $(shell python3 plugin/wandb_launch/toolcache.py)
 export PATH := $(CACHE)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup tools control-plane agent-venv venv bench
+.PHONY: demo test setup tools control-plane agent-venv venv bench mutate mutate-templates mutate-python
 
 # The set-up steps are independent: run them side by side (the Go builds are CPU-bound,
 # the pip installs mostly wait on the network).
@@ -41,3 +41,20 @@ demo: setup
 
 bench: setup
 	$(VENV)/bin/python -m benchmarks
+
+# Mutation testing (docs/testing.md): how many one-change breakages of chart/templates and of
+# plugin/wandb_launch the offline suite catches. Not part of `make test` (tens of minutes).
+# Flags: MUTATE_ARGS for the templates (e.g. --sample 200 --seed 12), MUTATE_PY_ARGS for mutmut.
+MUTATE_ARGS ?=
+MUTATE_PY_ARGS ?=
+mutate: mutate-templates mutate-python
+
+mutate-templates: setup $(VENV)/.mutate-installed
+	nice -n 10 $(VENV)/bin/python -m mutation templates $(MUTATE_ARGS)
+
+mutate-python: setup $(VENV)/.mutate-installed
+	nice -n 10 $(VENV)/bin/python -m mutation python $(MUTATE_PY_ARGS)
+
+$(VENV)/.mutate-installed: $(VENV)/.installed
+	$(VENV)/bin/pip install -q -e '.[test,mutate]'
+	touch $@

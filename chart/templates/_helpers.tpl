@@ -151,6 +151,10 @@ azure-storage-access-key
 {{- end -}}
 {{- end -}}
 
+{{- define "wandb-launch.sshConfigMapName" -}}
+{{- printf "%s-ssh" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "wandb-launch.networkPolicyName" -}}
 {{- include "wandb-launch.fullname" . -}}
 {{- end -}}
@@ -258,8 +262,13 @@ restricted
 {{- if or .Values.git.credentials .Values.git.existingSecret -}}true{{- end -}}
 {{- end -}}
 
+{{- define "wandb-launch.sshEnabled" -}}
+{{- if .Values.git.sshAuthSecrets -}}true{{- end -}}
+{{- end -}}
+
 {{/* Where private-source files are mounted in the agent container. */}}
 {{- define "wandb-launch.gitCredentialsDir" -}}/etc/wandb-launch/git{{- end -}}
+{{- define "wandb-launch.sshDir" -}}/etc/wandb-launch/ssh{{- end -}}
 {{- define "wandb-launch.caBundleDir" -}}/etc/wandb-launch/ca{{- end -}}
 {{- define "wandb-launch.configDir" -}}/home/launch_agent/.config/wandb{{- end -}}
 

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser, upgrade: bool = False) -> Non
             parser.add_argument(cloud.install_secret.flag, metavar="VAR", help=cloud.install_secret.help)
     parser.add_argument("--wait", action="store_true", help="wait until the agent is ready, showing progress")
     parser.add_argument("--timeout", default="5m", help="how long helm waits (default: 5m)")
-    parser.add_argument("--chart", help="chart directory (default: the repository's chart/)")
+    parser.add_argument("--chart", help="chart directory (default: the chart this wandb-launch carries, of its own version)")
     add_cluster_arguments(parser)
     add_output_argument(parser)
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from .chartlib import REPO, helm_template
+from .chartlib import API_KEY_PLACEHOLDER, REPO, helm_template
 
 GKE = REPO / "values" / "gke.yaml"
 AKS = REPO / "values" / "aks.yaml"
-KEY = {"apiKey": {"value": "k"}}
+KEY = {"apiKey": {"value": API_KEY_PLACEHOLDER}}
 
 
 def builder(**keys: Any) -> dict[str, Any]:

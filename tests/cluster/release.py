@@ -11,10 +11,11 @@ from typing import Any
 import yaml
 
 from ..clirun import Outcome, run_cli
+from ..chart.chartlib import command_line_values
 from ..paths import CHART, VALUES_DIR
 from .kube import events_for
 
-API_KEY = "cluster-test-api-key-0000000000000000000000"
+API_KEY = "cluster-test-api-key-00000000000000000000000000000000"
 # The environment variable `wandb-launch install --api-key-env` reads API_KEY from.
 API_KEY_ENV = "WANDB_LAUNCH_TEST_API_KEY"
 # helm keeps release records here; the agent namespace is the chart's own (namespace.create).
@@ -76,8 +77,11 @@ class Release:
 def install_args(values_file: Path, agent_namespace: str, targets: list[str], set_args: tuple[str, ...]) -> list[str]:
     args = ["-f", str(values_file)]
     if values_file.parent == VALUES_DIR:
-        # The per-cloud files leave the key to the command line; chart/ci files carry their own.
+        # The per-cloud files leave the keys to the command line; chart/ci files carry their own.
         args += ["--set", f"apiKey.value={API_KEY}"]
+        for key, value in command_line_values(values_file).items():
+            if key != "apiKey.value":
+                args += ["--set", f"{key}={value}"]
     args += [
         "--set",
         "namespace.create=true",

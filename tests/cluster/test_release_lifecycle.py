@@ -124,7 +124,7 @@ def test_upgrade_rollback_and_uninstall(admin, install_release) -> None:
         )
         assert len(set(replica_sets) - set(before)) == 1
 
-    rotated = "rotated-api-key-1111111111111111111111111111"
+    rotated = "rotated-api-key-111111111111111111111111111111111111"
     upgrade_rolls_out("--set", f"apiKey.value={rotated}")
     for namespace in [release.agent_namespace, *release.target_namespaces]:
         assert api_key_in(admin, namespace, release) == rotated

@@ -759,6 +759,9 @@ class CaseRun:
         self._seen: set[tuple[Field, tuple[Any, ...]]] = set()  # (field, where it lands) already run
         self._sized: set[Any] = set()  # places a value past a size limit was tried in
         self.reports: list[Report] = []
+        # One case per top-level values key that the server refuses (and so the chart): for
+        # the install-leaves-nothing check.
+        self.samples: dict[str, Case] = {}
         self._parsed: dict[str, Any] = {}
 
     def run(self, name: str, base: Mapping[str, Any], real_samples: int = 2) -> Report:
@@ -793,6 +796,9 @@ class CaseRun:
         report.server_refused = sum(1 for c in cases if c.verdict.server)
         report.agent_refused = sum(1 for c in cases if c.verdict.agent)
         report.failures = [f for f in (c.failure() for c in cases) if f]
+        for case in cases:
+            if case.verdict.server and case.verdict.chart and not case.verdict.render_error:
+                self.samples.setdefault(str(case.field.path[0]), case)
         report.failures += self._check_against_the_real_chart(cases, real_samples)
         self.reports.append(report)
         return report

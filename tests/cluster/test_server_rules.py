@@ -4,6 +4,8 @@ server-side dry run, for every values file (see servercases.py for how)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from ..chart.chartlib import (
 from ..paths import CHART
 from .conftest import SERVER_RULES_REPORTS
 from .kube import create_namespace, delete_namespace, eventually, unique_name
+from .release import HELM_NAMESPACE, Release, leftovers
 from .servercases import CaseRun, ChartCopies, Server
 
 pytestmark = pytest.mark.cluster
@@ -74,3 +77,24 @@ def test_the_generated_values_include_what_the_server_and_the_agent_refuse(case_
     assert {r.values_file for r in case_run.reports} == {values_id(p) for p in ALL_VALUES}
     assert sum(r.server_refused for r in case_run.reports) > 100
     assert sum(r.agent_refused for r in case_run.reports) > 10
+
+
+def test_generated_values_the_server_refuses_install_nothing(cluster, admin, case_run: CaseRun, tmp_path: Path) -> None:
+    """`helm install` (Helm 3 and 4) of a generated value the server refuses, one per
+    top-level values key: it fails, and no object of the release, nor its record, exists."""
+    attempts = []
+    for index, (key, case) in enumerate(sorted(case_run.samples.items())):
+        helm = tool("helm") if index % 2 == 0 else tool("helm4")
+        values = tmp_path / f"{key}.json"
+        values.write_text(json.dumps(case.values))
+        name = unique_name("gen")
+        result = subprocess.run(
+            [helm, "--kubeconfig", str(cluster.kubeconfig), "install", name, str(CHART), "-n", HELM_NAMESPACE, "-f", str(values)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode != 0, f"{case.describe()}: installed"
+        attempts.append(Release(name, f"{name}-none", [], [], cluster))
+    assert len(attempts) > 10
+    assert leftovers(admin, attempts) == []
+    listed = json.loads(cluster.helm("list", "-a", "-n", HELM_NAMESPACE, "-o", "json").stdout or "[]")
+    assert {r["name"] for r in listed} & {a.name for a in attempts} == set()

@@ -79,15 +79,17 @@ def install_release(kubeconfig: Path, targets: list[str]) -> str:
     return deployments[0].spec.template.spec.service_account_name
 
 
-def kubectl_loop(kubeconfig: Path, service_account: str, targets: list[str], limit: int) -> tuple[float, int, int]:
+def kubectl_loop(
+    kubeconfig: Path, service_account: str, targets: list[str], limit: int, agent_namespace: str = AGENT_NAMESPACE
+) -> tuple[float, int, int]:
     """The same probes verify sends, one `kubectl auth can-i` process each."""
     from wandb_launch.chartfiles import agent_needs, helm_test_check
 
-    needed, excess = helm_test_check().rbac_probes(AGENT_NAMESPACE, targets, agent_needs(), additional_services=False)
+    needed, excess = helm_test_check().rbac_probes(agent_namespace, targets, agent_needs(), additional_services=False)
     probes = needed + [p for p, _ in excess]
     chosen = probes if limit <= 0 else probes[:limit]
     kubectl = tool("kubectl")
-    user = f"system:serviceaccount:{AGENT_NAMESPACE}:{service_account}"
+    user = f"system:serviceaccount:{agent_namespace}:{service_account}"
     start = time.perf_counter()
     for p in chosen:
         resource = p.resource.split("/")[0] + (f".{p.group}" if p.group and p.group != "*" else "")

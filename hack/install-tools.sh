@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the command-line tools the tests and the demo use, from the package
 # registries only, into a cache outside the checkout keyed by version:
-#   helm, helm4 (for the plugin tests) and ct (chart-testing) from the Go module proxy, checkov and ct's Python
+#   helm, helm4 (for the plugin tests), ct (chart-testing), actionlint and (hack/build-registry.sh)
+#   the OCI registry of the release tests from the Go module proxy, checkov and ct's Python
 #   linters (yamllint, yamale) into a venv of their own (checkov pins many packages).
 # Prints the bin directory to put on PATH.
 set -euo pipefail
@@ -66,5 +67,8 @@ python_tools() {
 go_tool helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$(helm_ldflags helm.sh/helm/v3 "$HELM_VERSION")"
 go_tool helm4 helm.sh/helm/v4 "$HELM4_VERSION" helm.sh/helm/v4/cmd/helm "$(helm_ldflags helm.sh/helm/v4 "$HELM4_VERSION")"
 go_tool ct github.com/helm/chart-testing/v3 "$CHART_TESTING_VERSION" github.com/helm/chart-testing/v3/ct
+go_tool actionlint github.com/rhysd/actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint \
+  "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
+"$here/build-registry.sh"
 python_tools
 echo "$bin"

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     import kubernetes.client
 
 _STARTUP_SECONDS = pytest.StashKey[float]()
+_NODES_STARTUP_SECONDS = pytest.StashKey[float]()
+# Simulated nodes of the `nodes_cluster`: enough for a drain to move the agent elsewhere.
+SIMULATED_NODES = 3
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,6 +62,10 @@ class Cluster:
     has_kubelet: bool
     startup_seconds: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # Pods reach phases, but on KWOK nodes: no container runs (wandb_launch.controlplane.nodes).
+    simulated_nodes: bool = False
+    # The API server's audit log of service accounts' requests, when it keeps one.
+    audit_log: Path | None = None
 
     def api_client(self) -> kubernetes.client.ApiClient:
         """A new client of the kubeconfig's current context (each test may hold its own)."""
@@ -139,6 +146,44 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         control_plane.stop()
 
 
+@pytest.fixture(scope="session")
+def nodes_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A cluster where pods reach phases. With --kind or --kubeconfig: that cluster (its
+    nodes are real). Otherwise a second local control plane, apart from `cluster`, with
+    kube-scheduler, KWOK and SIMULATED_NODES simulated nodes, and the API server's audit log
+    of service accounts' requests: a pod's phase there comes from KWOK, no container runs."""
+    if request.config.getoption("kind"):
+        # Not getfixturevalue("cluster"): tests/nodes and tests/agent name this fixture `cluster`.
+        yield Cluster(Path(request.getfixturevalue("kind_cluster").kubeconfig_path), "kind", has_kubelet=True)
+        return
+    kubeconfig_option = request.config.getoption("kubeconfig", default=None)
+    if kubeconfig_option:
+        kubeconfig = Path(kubeconfig_option).expanduser().resolve()
+        yield Cluster(kubeconfig, "kubeconfig", has_kubelet=_any_node_ready(kubeconfig))
+        return
+
+    from wandb_launch.controlplane import ControlPlaneError, LocalControlPlane
+
+    control_plane = LocalControlPlane(tmp_path_factory.mktemp("control-plane-nodes"), nodes=SIMULATED_NODES, audit=True)
+    try:
+        control_plane.start()
+    except ControlPlaneError as error:
+        pytest.fail(f"local control plane with simulated nodes did not start: {error}", pytrace=False)
+    request.config.stash[_NODES_STARTUP_SECONDS] = control_plane.startup_seconds or 0.0
+    try:
+        yield Cluster(
+            control_plane.kubeconfig,
+            "local control plane with simulated nodes",
+            has_kubelet=False,
+            startup_seconds=control_plane.startup_seconds,
+            details={"server": control_plane.server, "logs": str(control_plane.logs_dir)},
+            simulated_nodes=True,
+            audit_log=control_plane.audit_log,
+        )
+    finally:
+        control_plane.stop()
+
+
 @pytest.fixture
 def needs_kubelet(cluster: Cluster) -> None:
     """Use in tests that need pods to run (image pulls, `helm test`)."""
@@ -158,6 +203,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     startup = config.stash.get(_STARTUP_SECONDS, None)
     if startup is not None:
         terminalreporter.write_line(f"local control plane: start to ready in {startup:.1f} s")
+    startup = config.stash.get(_NODES_STARTUP_SECONDS, None)
+    if startup is not None:
+        terminalreporter.write_line(
+            f"local control plane with {SIMULATED_NODES} simulated nodes (KWOK; no container runs): "
+            f"start to ready in {startup:.1f} s"
+        )
 
 
 # The plugin manifest must load on both Helm majors (install-tools builds helm and helm4).

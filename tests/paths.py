@@ -16,3 +16,8 @@ VALUES_DIR = REPO / "values"
 CACHE_BIN = cache_dir() / "bin"
 # The venv of this pytest: its wandb-launch console script.
 VENV_BIN = Path(sys.executable).parent
+# Test data kept outside the repository, read and installed, never copied in: W&B's public
+# launch-agent chart (0.13.12, unchanged) and the original guide (its hand-applied manifests).
+REFERENCE = Path(os.environ.get("WANDB_LAUNCH_REFERENCE") or "/work/shared")
+OFFICIAL_CHART = REFERENCE / "reference" / "official-launch-agent-chart" / "launch-agent-0.13.12"
+GUIDE = REFERENCE / "seed" / "launch-on-kubernetes.ja.md"

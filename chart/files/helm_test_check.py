@@ -23,16 +23,19 @@ from typing import Any, NamedTuple
 
 
 class Need(NamedTuple):
-    """One API permission the agent uses: API group, resource (with subresource), verbs."""
+    """One API permission the agent uses: API group, resource (with subresource), verbs,
+    and the object names it is limited to (RBAC resourceNames; empty: any)."""
 
     group: str
     resource: str
     verbs: tuple[str, ...]
+    names: tuple[str, ...] = ()
 
 
 class AgentNeeds(NamedTuple):
     """The agent's API calls (files/agent-rbac.yaml): per target namespace, in its own
-    namespace (the target needs and its own), and for the SDK's additional services."""
+    namespace with the kaniko builder (build Jobs; a target's needs too only when it is a
+    target), and for the SDK's additional services (targets)."""
 
     target_namespace: tuple[Need, ...]
     agent_namespace: tuple[Need, ...]
@@ -45,7 +48,7 @@ AGENT_RBAC_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agen
 
 def _needs(rules: Sequence[Mapping[str, Any]]) -> tuple[Need, ...]:
     return tuple(
-        Need(group, resource, tuple(rule["verbs"]))
+        Need(group, resource, tuple(rule["verbs"]), tuple(rule.get("resourceNames") or ()))
         for rule in rules
         for group in rule["apiGroups"]
         for resource in rule["resources"]
@@ -58,8 +61,7 @@ def load_agent_needs(path: str = AGENT_RBAC_FILE) -> AgentNeeds:
 
     with open(path) as f:
         rules = yaml.safe_load(f)
-    target = _needs(rules["target"])
-    return AgentNeeds(target, target + _needs(rules["agentOnly"]), _needs(rules["additionalServices"]))
+    return AgentNeeds(_needs(rules["target"]), _needs(rules["agentNamespace"]), _needs(rules["additionalServices"]))
 
 
 # --- Results -------------------------------------------------------------------------
@@ -88,7 +90,8 @@ def failed(results: Iterable[Result]) -> bool:
 
 
 class Probe(NamedTuple):
-    """One access question: may the agent `verb` `resource` (group `group`) in `namespace`?
+    """One access question: may the agent `verb` `resource` (group `group`) in `namespace`,
+    of the object `name` if one is given?
 
     An empty namespace asks about every namespace (a cluster-wide grant).
     """
@@ -97,6 +100,7 @@ class Probe(NamedTuple):
     group: str
     resource: str
     verb: str
+    name: str = ""
 
 
 class Excess(NamedTuple):
@@ -144,30 +148,51 @@ def resource_attributes(probe: Probe) -> dict[str, str]:
         attrs["subresource"] = sub
     if probe.namespace:
         attrs["namespace"] = probe.namespace
+    if probe.name:
+        attrs["name"] = probe.name
     return attrs
 
 
 def needs_for(
-    namespace: str, agent_namespace: str, agent_needs: AgentNeeds, additional_services: bool
+    namespace: str,
+    agent_namespace: str,
+    target_namespaces: Sequence[str],
+    agent_needs: AgentNeeds,
+    additional_services: bool,
+    kaniko: bool,
 ) -> tuple[Need, ...]:
-    needs = agent_needs.agent_namespace if namespace == agent_namespace else agent_needs.target_namespace
-    return needs + (agent_needs.additional_services if additional_services else ())
+    """What the agent calls in `namespace`: a target's needs (with the additional services'),
+    and the kaniko builds' in its own namespace. Nothing in an agent namespace that is no
+    target of a release without kaniko."""
+    needs: tuple[Need, ...] = ()
+    if namespace in target_namespaces:
+        needs += agent_needs.target_namespace + (agent_needs.additional_services if additional_services else ())
+    if namespace == agent_namespace and kaniko:
+        needs += agent_needs.agent_namespace
+    return needs
 
 
 def _granted_by_needs(excess: Excess, needs: Iterable[Need]) -> bool:
-    return any(n.group == excess.group and n.resource == excess.resource and excess.verb in n.verbs for n in needs)
+    return any(
+        n.group == excess.group and n.resource == excess.resource and excess.verb in n.verbs and not n.names
+        for n in needs
+    )
 
 
 def rbac_probes(
-    agent_namespace: str, target_namespaces: Sequence[str], agent_needs: AgentNeeds, additional_services: bool
+    agent_namespace: str,
+    target_namespaces: Sequence[str],
+    agent_needs: AgentNeeds,
+    additional_services: bool,
+    kaniko: bool = False,
 ) -> tuple[list[Probe], list[tuple[Probe, str]]]:
     """The needed probes, and the excess probes with why each would be wrong."""
     namespaces = _namespaces(agent_namespace, target_namespaces)
     needed: list[Probe] = []
     excess: list[tuple[Probe, str]] = []
     for ns in namespaces:
-        needs = needs_for(ns, agent_namespace, agent_needs, additional_services)
-        needed += [Probe(ns, n.group, n.resource, v) for n in needs for v in n.verbs]
+        needs = needs_for(ns, agent_namespace, target_namespaces, agent_needs, additional_services, kaniko)
+        needed += [Probe(ns, n.group, n.resource, v, name) for n in needs for v in n.verbs for name in n.names or ("",)]
         excess += [
             (Probe(ns, e.group, e.resource, e.verb), e.why)
             for e in EXCESS_PER_NAMESPACE
@@ -185,9 +210,10 @@ def check_rbac(
     target_namespaces: Sequence[str],
     agent_needs: AgentNeeds,
     additional_services: bool = False,
+    kaniko: bool = False,
 ) -> list[Result]:
     """Ask the API server (through `review`) about every needed call and every excess right."""
-    needed, excess = rbac_probes(agent_namespace, target_namespaces, agent_needs, additional_services)
+    needed, excess = rbac_probes(agent_namespace, target_namespaces, agent_needs, additional_services, kaniko)
     answers = review(needed + [p for p, _ in excess])
     allowed = dict(zip(needed + [p for p, _ in excess], answers, strict=True))
     results: list[Result] = []
@@ -196,6 +222,9 @@ def check_rbac(
         role = "agent namespace" if ns == agent_namespace else "target namespace"
         if not missing:
             count = sum(1 for p in needed if p.namespace == ns)
+            if count == 0:
+                results.append(Result(OK, "rbac", ns, f"the agent makes no API call here ({role}: no kaniko builds, no runs)"))
+                continue
             results.append(Result(OK, "rbac", ns, f"all {count} API calls the agent makes here are allowed ({role})"))
             continue
         by_resource: dict[str, list[str]] = {}
@@ -229,7 +258,8 @@ def check_rbac(
 
 
 def _resource_name(p: Probe) -> str:
-    return f"{p.resource}.{p.group}" if p.group else p.resource
+    name = f"{p.resource}.{p.group}" if p.group else p.resource
+    return f"{name} {p.name}" if p.name else name
 
 
 def _namespaces(agent_namespace: str, target_namespaces: Sequence[str]) -> list[str]:
@@ -587,7 +617,9 @@ def run_checks(
     """Every check of a live install, in one order, for the test pod and `verify` alike."""
     builder_type = str(((launch_config or {}).get("builder") or {}).get("type") or "")
     results = check_launch_config(launch_config, env)
-    results += check_rbac(review, agent_namespace, target_namespaces, agent_needs, additional_services)
+    results += check_rbac(
+        review, agent_namespace, target_namespaces, agent_needs, additional_services, kaniko=builder_type == "kaniko"
+    )
     labels = {ns: namespace_labels(ns) for ns in _namespaces(agent_namespace, target_namespaces)}
     results += check_pod_security(labels, agent_namespace, target_namespaces, builder_type)
     if api_key_secret:

@@ -96,6 +96,35 @@ password
 {{- printf "%s-%s" .Release.Namespace (include "wandb-launch.fullname" .) | trunc 253 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* Cluster-scoped, like the ClusterRole: the release namespace and name keep releases apart. */}}
+{{- define "wandb-launch.deletePodsPolicyName" -}}
+{{- printf "%s-%s-delete-run-pods" .Release.Namespace (include "wandb-launch.fullname" .) | trunc 253 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "wandb-launch.deletePodsPolicyBindingName" -}}
+{{- include "wandb-launch.deletePodsPolicyName" . -}}
+{{- end -}}
+
+{{/*
+"true" when the MutatingAdmissionPolicy that gives the agent's Jobs the foregroundDeletion
+finalizer is rendered: stoppedRuns.deletePods true, or auto and the API server serves the
+kind (helm install/upgrade ask discovery; an offline `helm template` knows only what
+--api-versions names).
+*/}}
+{{- define "wandb-launch.deletePodsPolicyEnabled" -}}
+{{- $mode := .Values.stoppedRuns.deletePods -}}
+{{- if kindIs "bool" $mode -}}
+{{- if $mode }}true{{ end -}}
+{{- else if .Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy" -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The user name the API server gives requests made with the agent's service-account token. */}}
+{{- define "wandb-launch.agentUserName" -}}
+{{- printf "system:serviceaccount:%s:%s" (include "wandb-launch.agentNamespace" .) (include "wandb-launch.serviceAccountName" .) -}}
+{{- end -}}
+
 {{- define "wandb-launch.kanikoDockerConfigSecretName" -}}
 {{- if .Values.kaniko.dockerConfig.existingSecret -}}
 {{- .Values.kaniko.dockerConfig.existingSecret -}}
@@ -127,6 +156,10 @@ azure-storage-access-key
 {{- else -}}
 {{- include "wandb-launch.suffixed" (list . "-git-credentials") -}}
 {{- end -}}
+{{- end -}}
+
+{{- define "wandb-launch.sshConfigMapName" -}}
+{{- printf "%s-ssh" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "wandb-launch.networkPolicyName" -}}
@@ -167,6 +200,9 @@ apiKeySecret: {{ include "wandb-launch.apiKeySecretName" . | quote }}
 agentApiKeySecret: {{ include "wandb-launch.agentApiKeySecretName" . | quote }}
 agentApiKeySecretKey: {{ include "wandb-launch.agentApiKeySecretKey" . | quote }}
 kanikoCredentialsSecret: {{ include "wandb-launch.kanikoCredentialsSecretName" . | quote }}
+deletePodsPolicy: {{ include "wandb-launch.deletePodsPolicyName" . | quote }}
+deletePodsPolicyBinding: {{ include "wandb-launch.deletePodsPolicyBindingName" . | quote }}
+deletePodsPolicyRendered: {{ include "wandb-launch.deletePodsPolicyEnabled" . | quote }}
 releaseSelector: {{ include "wandb-launch.selectorString" (include "wandb-launch.selectorLabels" .) | quote }}
 agentSelector: {{ include "wandb-launch.selectorString" (include "wandb-launch.agentSelectorLabels" .) | quote }}
 {{- end -}}
@@ -206,11 +242,15 @@ app.kubernetes.io/part-of: wandb-launch
 {{- end -}}
 {{- end -}}
 
-{{/* Pod Security level enforced on a created agent namespace. */}}
+{{/*
+Pod Security level enforced on a created agent namespace: `baseline` when pods that meet
+only baseline run there (kaniko builds; runs, when it is also a target: the SDK's run pods
+have no runAsNonRoot), else `restricted` (the agent pod meets it).
+*/}}
 {{- define "wandb-launch.podSecurityEnforce" -}}
 {{- if .Values.namespace.podSecurity.enforce -}}
 {{- .Values.namespace.podSecurity.enforce -}}
-{{- else if eq .Values.launchConfig.builder.type "kaniko" -}}
+{{- else if or (eq .Values.launchConfig.builder.type "kaniko") (include "wandb-launch.agentNamespaceIsTarget" .) -}}
 baseline
 {{- else -}}
 restricted
@@ -229,8 +269,13 @@ restricted
 {{- if or .Values.git.credentials .Values.git.existingSecret -}}true{{- end -}}
 {{- end -}}
 
+{{- define "wandb-launch.sshEnabled" -}}
+{{- if .Values.git.sshAuthSecrets -}}true{{- end -}}
+{{- end -}}
+
 {{/* Where private-source files are mounted in the agent container. */}}
 {{- define "wandb-launch.gitCredentialsDir" -}}/etc/wandb-launch/git{{- end -}}
+{{- define "wandb-launch.sshDir" -}}/etc/wandb-launch/ssh{{- end -}}
 {{- define "wandb-launch.caBundleDir" -}}/etc/wandb-launch/ca{{- end -}}
 {{- define "wandb-launch.configDir" -}}/home/launch_agent/.config/wandb{{- end -}}
 
@@ -277,9 +322,19 @@ RBAC rules: the lists of files/agent-rbac.yaml, the one record of the agent's AP
 {{- (include "wandb-launch.agentRbac" . | fromYaml).target | toYaml -}}
 {{- end -}}
 
-{{/* Only in the agent's own namespace: kaniko build contexts and docker configs live in configmaps. */}}
-{{- define "wandb-launch.rules.agentOnly" -}}
-{{- (include "wandb-launch.agentRbac" . | fromYaml).agentOnly | toYaml -}}
+{{/* Only in the agent's own namespace, with the kaniko builder: its build Jobs live there. */}}
+{{- define "wandb-launch.rules.agentNamespace" -}}
+{{- (include "wandb-launch.agentRbac" . | fromYaml).agentNamespace | toYaml -}}
+{{- end -}}
+
+{{/* "true" when the agent builds images with kaniko (the builder type of the rendered launch config). */}}
+{{- define "wandb-launch.kanikoBuilds" -}}
+{{- if eq (toString ((include "wandb-launch.launchConfig" . | fromYaml).builder).type) "kaniko" }}true{{ end -}}
+{{- end -}}
+
+{{/* "true" when the agent needs any right in its own namespace: kaniko builds, or runs there. */}}
+{{- define "wandb-launch.agentNamespaceRole" -}}
+{{- if or (include "wandb-launch.kanikoBuilds" .) (include "wandb-launch.agentNamespaceIsTarget" .) }}true{{ end -}}
 {{- end -}}
 
 {{- define "wandb-launch.rules.additionalServices" -}}
@@ -297,17 +352,13 @@ RBAC rules: the lists of files/agent-rbac.yaml, the one record of the agent's AP
 {{- end }}
 {{- end -}}
 
-{{/* The agent namespace's Role: its own needs, plus the target extras when it is a target too. */}}
+{{/* The agent namespace's Role: what kaniko builds need, and a target's rules when it is a target too. */}}
 {{- define "wandb-launch.rules.agentAll" -}}
-{{ include "wandb-launch.rules.target" . }}
-{{ include "wandb-launch.rules.agentOnly" . }}
 {{- if include "wandb-launch.agentNamespaceIsTarget" . }}
-{{- if .Values.rbac.additionalServices }}
-{{ include "wandb-launch.rules.additionalServices" . }}
+{{ include "wandb-launch.rules.targetAll" . }}
 {{- end }}
-{{- with .Values.rbac.extraRules }}
-{{ toYaml . }}
-{{- end }}
+{{- if include "wandb-launch.kanikoBuilds" . }}
+{{ include "wandb-launch.rules.agentNamespace" . }}
 {{- end }}
 {{- end -}}
 

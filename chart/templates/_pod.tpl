@@ -35,6 +35,11 @@ Pieces of the agent pod that the `helm test` pod shares: same image, env, config
 - name: GIT_CONFIG_VALUE_0
   value: {{ printf "store --file=%s/.git-credentials" (include "wandb-launch.gitCredentialsDir" .) | quote }}
 {{- end }}
+{{- if include "wandb-launch.sshEnabled" . }}
+# git runs ssh with the chart's config (keys and host checking), not ~/.ssh.
+- name: GIT_SSH_COMMAND
+  value: {{ printf "ssh -F %s/config" (include "wandb-launch.sshDir" .) | quote }}
+{{- end }}
 {{- if .Values.caBundle.configMapName }}
 - name: REQUESTS_CA_BUNDLE
   value: {{ printf "%s/%s" (include "wandb-launch.caBundleDir" .) .Values.caBundle.key | quote }}
@@ -55,6 +60,11 @@ Pieces of the agent pod that the `helm test` pod shares: same image, env, config
 {{- if include "wandb-launch.gitCredentialsEnabled" . }}
 - name: git-credentials
   mountPath: {{ include "wandb-launch.gitCredentialsDir" . | quote }}
+  readOnly: true
+{{- end }}
+{{- if include "wandb-launch.sshEnabled" . }}
+- name: ssh
+  mountPath: {{ include "wandb-launch.sshDir" . | quote }}
   readOnly: true
 {{- end }}
 {{- if .Values.caBundle.configMapName }}
@@ -85,6 +95,23 @@ Pieces of the agent pod that the `helm test` pod shares: same image, env, config
     items:
       - key: .git-credentials
         path: .git-credentials
+{{- end }}
+{{- if include "wandb-launch.sshEnabled" . }}
+# The ssh config and every key in one read-only directory; 0440 (owner root, group 0,
+# the agent's group): ssh accepts a key readable by others when it belongs to another user.
+- name: ssh
+  projected:
+    defaultMode: 288
+    sources:
+      - configMap:
+          name: {{ include "wandb-launch.sshConfigMapName" . | quote }}
+      {{- range $i, $key := .Values.git.sshAuthSecrets }}
+      - secret:
+          name: {{ $key.name | quote }}
+          items:
+            - key: ssh-privatekey
+              path: {{ printf "id_%d" $i | quote }}
+      {{- end }}
 {{- end }}
 {{- if .Values.caBundle.configMapName }}
 - name: ca-bundle

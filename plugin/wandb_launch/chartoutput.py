@@ -44,6 +44,11 @@ class Names:
     kaniko_credentials_secret: str
     release_selector: str  # label selector of every object of the release
     agent_selector: str  # label selector of the agent's pods
+    # The MutatingAdmissionPolicy (and its binding) that makes a deleted agent Job take its
+    # pods with it (stoppedRuns.deletePods), and "true" when this render includes them.
+    delete_pods_policy: str
+    delete_pods_policy_binding: str
+    delete_pods_policy_rendered: str
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Names:

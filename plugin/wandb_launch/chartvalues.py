@@ -14,16 +14,17 @@ from typing import Any
 
 from wandb_launch.errors import InputError
 
-# chart/ next to plugin/ in a checkout; the Helm plugin sets WANDB_LAUNCH_CHART.
-_REPO_CHART = Path(__file__).resolve().parents[2] / "chart"
+# The package's own chart: a link to chart/ in a checkout, a copy of it in a wheel (package
+# data), so an installed CLI installs the chart of its own version.
+_PACKAGE_CHART = Path(__file__).resolve().parent / "chart"
 
 
 def find_chart(explicit: str | None = None) -> Path:
-    """`--chart`, else $WANDB_LAUNCH_CHART, else the checkout's chart/, else ./chart."""
+    """`--chart`, else $WANDB_LAUNCH_CHART, else the package's chart, else ./chart."""
     for candidate, origin in (
         (explicit, "--chart"),
         (os.environ.get("WANDB_LAUNCH_CHART"), "WANDB_LAUNCH_CHART"),
-        (str(_REPO_CHART), ""),
+        (str(_PACKAGE_CHART), ""),
         ("chart", ""),
     ):
         if candidate and (Path(candidate) / "Chart.yaml").is_file():

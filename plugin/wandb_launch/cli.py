@@ -24,6 +24,8 @@ COMMANDS = {
     "status": "wandb_launch.status_cmd",
     "verify": "wandb_launch.verify_cmd",
     "preview-job": "wandb_launch.preview_cmd",
+    "cleanup": "wandb_launch.cleanup_cmd",
+    "adopt": "wandb_launch.adopt_cmd",
 }
 DEMO_HELP = "start a local control plane (unless a kube context is set), install the local values, verify, status"
 # What a shell reports for a program killed by SIGPIPE: `wandb-launch status | head` ends like `yes | head`.

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser, upgrade: bool = False) -> Non
         "a release that never gets ready is rolled back); without it a failure the cluster reports is rolled back too",
     )
     parser.add_argument("--timeout", default="5m", help="how long helm waits (default: 5m)")
-    parser.add_argument("--chart", help="chart directory (default: the repository's chart/)")
+    parser.add_argument("--chart", help="chart directory (default: the chart this wandb-launch carries, of its own version)")
     add_cluster_arguments(parser)
     add_output_argument(parser)
 
@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     ref = cluster_ref(args)
     progress = output.Progress(quiet=args.output != "table")
     try:
-        revision, api, helm = installer.install(ref, request, progress)
+        revision, api, helm = installer.install(
+            ref, request, progress, warn=lambda text: print(f"wandb-launch {args.command}: warning: {text}", file=sys.stderr)
+        )
     except installer.HelmFailed as e:
         progress.done()
         print(f"wandb-launch {args.command}: helm failed: {e}", file=sys.stderr)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,10 +174,13 @@ def _watch_rollout(api: Any, names: Names, progress: Any, stop: threading.Event)
             continue
 
 
-def install(ref: ClusterRef, request: InstallRequest, progress: Any) -> tuple[Any, Any, Any]:
+def install(
+    ref: ClusterRef, request: InstallRequest, progress: Any, warn: Callable[[str], None] = lambda _: None
+) -> tuple[Any, Any, Any]:
     """Install (or upgrade) the release; returns (revision, api, helm) for a status after it.
 
     InputError for bad input (nothing applied), HelmFailed when helm fails on the cluster.
+    `warn` gets the cluster checks' warnings (preflight.py) before helm runs.
     """
     from pyhelm3 import errors as helm_errors
 
@@ -204,6 +207,10 @@ def install(ref: ClusterRef, request: InstallRequest, progress: Any) -> tuple[An
         raise InputError(
             "--release", f"release {ref.release!r} not found in namespace {ref.namespace}", "use `install` first"
         )
+    from wandb_launch import preflight
+
+    for warning in preflight.check(api, checked.merged, checked.rendered.launch_config, checked.rendered.names):
+        warn(warning)
     stop = threading.Event()
     watcher = threading.Thread(target=_watch_rollout, args=(api, checked.rendered.names, progress, stop), daemon=True)
     progress.step(f"helm {'upgrade' if request.upgrade else 'install'} {ref.release} ({request.chart})")

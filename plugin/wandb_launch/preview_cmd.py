@@ -153,6 +153,8 @@ def print_report(report: dict[str, Any], fmt: str) -> None:
     if verdict:
         rows.append(("server dry run", verdict["summary"]))
         rows += [("  warning", w) for w in verdict["warnings"]]
+        if verdict.get("note"):
+            rows.append(("  W&B", verdict["note"]))
     print(output.table(("WHAT", "DETAIL"), rows))
     print("---")
     print(output.dump(report["job"], "yaml"))
@@ -175,11 +177,22 @@ def dry_run(api: Any, preview: Any) -> dict[str, Any]:
         return job_verdict
     pod_verdict = _send(api, f"/api/v1/namespaces/{namespace}/pods", pod, "its pod")
     warnings = list(dict.fromkeys(job_verdict["warnings"] + pod_verdict["warnings"]))
-    return {
+    verdict = {
         "accepted": pod_verdict["accepted"],
         "summary": f"{job_verdict['summary']}; {pod_verdict['summary']}",
         "warnings": warnings,
     }
+    if not pod_verdict["accepted"]:
+        verdict["agentReportsToWandb"] = False
+        verdict["note"] = AGENT_SILENT_NOTE
+    return verdict
+
+
+# What the agent does with a Job whose pods are denied (tests/agent: the restricted scenario).
+AGENT_SILENT_NOTE = (
+    "the agent would create this Job and not report the pods' denial to W&B (wandb 0.31.0): "
+    "the run stays queued as unknown until someone stops it; `wandb-launch status` shows the denial"
+)
 
 
 def _custom_path(obj: dict[str, Any], namespace: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from wandb_launch.chartoutput import ChartOutput, Names
 from wandb_launch.clusterref import ClusterRef
+from wandb_launch.simulated import simulated_nodes
 
 # Warnings older than this are history, not status.
 EVENT_LIMIT = 10
@@ -77,7 +78,11 @@ def collect_status(ref: ClusterRef, api: Any, helm: Any) -> dict[str, Any]:
                     "node": p.spec.node_name or "(unscheduled)",
                 }
             )
+        simulated = simulated_nodes(core, {p["node"] for p in pods})
+        for pod in pods:
+            pod["simulatedNode"] = pod["node"] in simulated
     events = warning_events(core, [agent_ns, *targets])
+    found = agent_runs(api, names, targets)
     return {
         "release": {
             "name": release.get("name"),
@@ -96,7 +101,29 @@ def collect_status(ref: ClusterRef, api: Any, helm: Any) -> dict[str, Any]:
         "environment": launch.get("environment"),
         "targetNamespaces": targets,
         "warnings": events,
+        "stoppedRuns": stopped_runs(names),
+        **found,
     }
+
+
+def stopped_runs(names: Names) -> dict[str, Any]:
+    """Whether a deleted agent Job takes its pods with it (the chart's MutatingAdmissionPolicy)."""
+    if names.delete_pods_policy_rendered == "true":
+        return {"deletePods": True, "policy": names.delete_pods_policy,
+                "detail": "a stopped run's pods are deleted with its Job"}
+    return {"deletePods": False, "policy": None,
+            "detail": "a stopped run's pods keep running without their Job (no MutatingAdmissionPolicy: "
+                      "stoppedRuns.deletePods is false, or the cluster does not serve it); `wandb-launch cleanup` removes them"}
+
+
+def agent_runs(api: Any, names: Names, targets: list[str]) -> dict[str, Any]:
+    """The Jobs the agent created and orphaned run pods (runs.py), or why they cannot be read."""
+    from wandb_launch import runs
+
+    try:
+        return runs.collect(api, runs.Scope.of(names, targets))
+    except runs.NotAllowed as e:
+        return {"runs": [], "orphanedPods": [], "runsError": f"{e}: ask for list rights on jobs, pods and events there"}
 
 
 def warning_events(core: Any, namespaces: list[str]) -> list[dict[str, Any]]:
@@ -128,10 +155,13 @@ def warning_events(core: Any, namespaces: list[str]) -> list[dict[str, Any]]:
 
 
 def classify(reason: str, message: str) -> str:
-    """Name the two denials people look for."""
-    if "PodSecurity" in message or "pod security" in message.lower():
-        return "pod-security"
-    if "forbidden" in message.lower():
+    """Name the denials people look for (Pod Security, a quota, RBAC)."""
+    from wandb_launch.runs import classify as classify_denial
+
+    kind = classify_denial(message)
+    if kind in ("pod-security", "quota"):
+        return kind
+    if kind == "forbidden":
         return "rbac"
     return reason
 
@@ -161,11 +191,12 @@ def format_status(status: dict[str, Any]) -> str:
         parts.append(
             output.table(
                 ("POD", "PHASE", "READY", "RESTARTS", "NODE", "REASON"),
-                [(p["name"], p["phase"], p["ready"], p["restarts"], p["node"], p["reason"]) for p in status["pods"]],
+                [(p["name"], _phase(p), p["ready"], p["restarts"], p["node"], p["reason"]) for p in status["pods"]],
             )
         )
     else:
         parts.append("no agent pods")
+    parts.append(_format_runs(status))
     if status["warnings"]:
         parts.append(
             output.table(
@@ -176,6 +207,28 @@ def format_status(status: dict[str, Any]) -> str:
     else:
         parts.append("no warning events")
     return "\n\n".join(parts)
+
+
+def _format_runs(status: dict[str, Any]) -> str:
+    from wandb_launch import runs
+
+    stopped = status["stoppedRuns"]
+    lines = [f"stopped runs: {stopped['detail']}" + (f" (MutatingAdmissionPolicy {stopped['policy']})" if stopped["policy"] else "")]
+    if status.get("runsError"):
+        lines.append(f"runs: not readable: {status['runsError']}")
+    else:
+        lines.append(runs.format_runs(status["runs"]))
+    if status["orphanedPods"]:
+        lines += ["", f"orphaned pods of the agent's runs ({len(status['orphanedPods'])}): their Job is gone, "
+                  "nothing will remove them; `wandb-launch cleanup` lists them, `--yes` deletes them",
+                  runs.format_orphans(status["orphanedPods"])]
+    return "\n".join(lines)
+
+
+def _phase(pod: dict[str, Any]) -> str:
+    from wandb_launch.controlplane.nodes import SIMULATED_NOTE
+
+    return f"{pod['phase']} ({SIMULATED_NOTE})" if pod.get("simulatedNode") else pod["phase"]
 
 
 def _ago(iso: str) -> str:

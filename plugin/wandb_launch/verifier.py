@@ -134,7 +134,7 @@ def verify_release(ref: ClusterRef, api: Any, helm: Any, chart: Path | None = No
     launch = mounted_launch_config(api, names.agent_namespace, deployment, chartoutput.LAUNCH_CONFIG_KEY)
     if launch is None:
         launch = output.launch_config
-    return check_install(
+    return [*check_install(
         api,
         chart=chart,
         agent_namespace=names.agent_namespace,
@@ -146,7 +146,46 @@ def verify_release(ref: ClusterRef, api: Any, helm: Any, chart: Path | None = No
         agent_api_key_secret=names.agent_api_key_secret,
         agent_api_key_secret_key=names.agent_api_key_secret_key,
         additional_services=bool((values.get("rbac") or {}).get("additionalServices")),
-    )
+    ), check_stopped_runs(api, names, chart)]
+
+
+def check_stopped_runs(api: Any, names: Any, chart: Path | None = None) -> Any:
+    """Does a deleted agent Job take its pods with it? The chart's MutatingAdmissionPolicy and
+    its binding, when the release rendered them, must exist (admin-only: cluster-scoped)."""
+    from kubernetes import client
+
+    from wandb_launch.chartfiles import helm_test_check
+
+    check = helm_test_check(chart)
+    if names.delete_pods_policy_rendered != "true":
+        return check.Result(
+            check.WARN, "stopped-runs", "*",
+            "a run stopped from W&B keeps its pods running (no MutatingAdmissionPolicy: stoppedRuns.deletePods "
+            "is false, or the cluster did not serve the API at install)",
+            "`wandb-launch cleanup --yes` deletes orphaned run pods; on Kubernetes 1.36+ upgrade with "
+            "stoppedRuns.deletePods=auto",
+        )
+    admission = client.AdmissionregistrationV1Api(api)
+    missing = []
+    for what, read, name in (
+        ("MutatingAdmissionPolicy", admission.read_mutating_admission_policy, names.delete_pods_policy),
+        ("MutatingAdmissionPolicyBinding", admission.read_mutating_admission_policy_binding,
+         names.delete_pods_policy_binding),
+    ):
+        try:
+            read(name)
+        except client.ApiException as e:
+            if e.status == 403:
+                return check.Result(check.SKIP, "stopped-runs", "*", f"{what} {name} not readable here",
+                                    "run `wandb-launch verify` as a cluster admin")
+            if e.status != 404:
+                raise
+            missing.append(f"{what} {name}")
+    if missing:
+        return check.Result(check.FAIL, "stopped-runs", "*", f"{' and '.join(missing)} missing: stopped runs keep "
+                            "their pods", "upgrade the release (helm puts them back)")
+    return check.Result(check.OK, "stopped-runs", "*",
+                        f"a stopped run's pods are deleted with its Job (MutatingAdmissionPolicy {names.delete_pods_policy})")
 
 
 def failed(results: Sequence[Any], chart: Path | None = None) -> bool:

@@ -11,23 +11,30 @@ from typing import Any
 import yaml
 from wandb_launch.chartfiles import agent_needs
 
-from .chartlib import API_KEY_PLACEHOLDER, CHART, helm_template, objects_of, scenario_values
+from .chartlib import API_KEY_PLACEHOLDER, CHART, helm_template, launch_config, objects_of, scenario_values
 
 Permission = tuple[str, str, str]  # (api group, resource, verb)
 NEEDS = agent_needs(CHART)
 
 
 def needs_to_permissions(needs: Any) -> set[Permission]:
-    return {(need.group, need.resource, verb) for need in needs for verb in need.verbs}
+    return {
+        (need.group, f"{need.resource}/{name}" if name else need.resource, verb)
+        for need in needs
+        for verb in need.verbs
+        for name in need.names or ("",)
+    }
 
 
 def rules_to_permissions(rules: list[dict[str, Any]]) -> set[Permission]:
+    """(group, resource, verb), with a rule's resourceNames in the resource (`secrets/<name>`)."""
     return {
-        (group, resource, verb)
+        (group, f"{resource}/{name}" if name else resource, verb)
         for rule in rules
         for group in rule["apiGroups"]
         for resource in rule["resources"]
         for verb in rule["verbs"]
+        for name in rule.get("resourceNames") or [""]
     }
 
 
@@ -47,14 +54,17 @@ def granted_per_namespace(docs: list[dict[str, Any]], subject: tuple[str, str]) 
     return dict(granted)
 
 
-def expected_per_namespace(values: dict[str, Any], agent_ns: str) -> dict[str, set[Permission]]:
+def expected_per_namespace(values: dict[str, Any], agent_ns: str, builder: str) -> dict[str, set[Permission]]:
+    """A target's needs in each target; the kaniko builds' in the agent namespace, only with
+    kaniko; nothing at all in an agent namespace that is no target of a release without it."""
     target = needs_to_permissions(NEEDS.target_namespace)
     if values["rbac"]["additionalServices"]:
         target |= needs_to_permissions(NEEDS.additional_services)
     target |= rules_to_permissions(values["rbac"]["extraRules"])
     expected = {ns: set(target) for ns in values["targetNamespaces"]}
-    expected.setdefault(agent_ns, set())
-    expected[agent_ns] |= needs_to_permissions(NEEDS.agent_namespace)
+    if builder == "kaniko":
+        expected.setdefault(agent_ns, set())
+        expected[agent_ns] |= needs_to_permissions(NEEDS.agent_namespace)
     return expected
 
 
@@ -71,7 +81,8 @@ def test_rbac_is_exactly_the_needs(values_file: Path, docs: list[dict[str, Any]]
         assert granted == {}
         assert not objects_of(docs, "Role") and not objects_of(docs, "ClusterRole")
         return
-    assert granted == expected_per_namespace(values, subject[0])
+    builder = launch_config(docs)["builder"]["type"]
+    assert granted == expected_per_namespace(values, subject[0], builder)
 
 
 def test_no_cluster_wide_grant(docs: list[dict[str, Any]]) -> None:
@@ -118,5 +129,9 @@ def test_cluster_role_names_never_collide() -> None:
 
 def test_cluster_role_mode_binds_per_namespace() -> None:
     docs = render(release="wandb-launch", namespace="wandb")
+    bindings = {b["metadata"]["namespace"]: b["roleRef"]["kind"] for b in objects_of(docs, "RoleBinding")}
+    assert bindings == {"runs-a": "ClusterRole", "runs-b": "ClusterRole"}, "noop builder: nothing in the agent namespace"
+    docs = render("--set", "launchConfig.builder.type=kaniko", "--set", "launchConfig.builder.destination=registry.invalid/x",
+                  "--set", "kaniko.pvc.create=true", release="wandb-launch", namespace="wandb")
     bindings = {b["metadata"]["namespace"]: b["roleRef"]["kind"] for b in objects_of(docs, "RoleBinding")}
     assert bindings == {"wandb": "Role", "runs-a": "ClusterRole", "runs-b": "ClusterRole"}

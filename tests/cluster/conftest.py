@@ -55,7 +55,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 def install_release(
     request: pytest.FixtureRequest, cluster, admin, make_namespace
 ) -> Iterator[Callable[..., Release]]:
-    """install_release(values_file, *set_args, targets=1, target_pod_security="baseline", prefix="wl", agent_namespace=None)
+    """install_release(values_file, *set_args, targets=1, target_pod_security="baseline", prefix="wl", agent_namespace=None, helm_flags=())
 
     Installs the chart in its own release, agent namespace (made by the chart) and target
     namespaces (made here, as an admin would). Uninstalled and cleaned up after the test,
@@ -64,7 +64,7 @@ def install_release(
 
     def install(
         values_file: Path, *set_args: str, targets: int = 1, target_pod_security: str | None = "baseline",
-        prefix: str = "wl", agent_namespace: str | None = None,
+        prefix: str = "wl", agent_namespace: str | None = None, helm_flags: tuple[str, ...] = (),
     ) -> Release:
         name = unique_name(prefix)
         # Not named after the release: they are the admin's, and outlive it.
@@ -73,7 +73,7 @@ def install_release(
         args = install_args(values_file, agent_namespace, target_namespaces, set_args)
         release = Release(name, agent_namespace, target_namespaces, args, cluster)
         releases.append(release)
-        release.helm("install", name, str(CHART), *args)
+        release.helm("install", name, str(CHART), *args, *helm_flags)
         return release
 
     yield install

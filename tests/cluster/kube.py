@@ -86,17 +86,19 @@ def service_account_client(
 
 
 def can_i(
-    client: kubernetes.client.ApiClient, verb: str, group: str, resource: str, namespace: str | None
+    client: kubernetes.client.ApiClient, verb: str, group: str, resource: str, namespace: str | None,
+    name: str = "",
 ) -> bool:
     """The server authorizer's verdict for the client's own identity (SelfSubjectAccessReview).
-    `resource` may carry a subresource (`pods/log`); namespace None means cluster-wide."""
-    name, _, subresource = resource.partition("/")
+    `resource` may carry a subresource (`pods/log`); namespace None means cluster-wide; `name`
+    asks about one object (rules with resourceNames)."""
+    plural, _, subresource = resource.partition("/")
     review = kubernetes.client.AuthorizationV1Api(client).create_self_subject_access_review(
         kubernetes.client.V1SelfSubjectAccessReview(
             spec=kubernetes.client.V1SelfSubjectAccessReviewSpec(
                 resource_attributes=kubernetes.client.V1ResourceAttributes(
-                    namespace=namespace or "", verb=verb, group=group, resource=name,
-                    subresource=subresource or None,
+                    namespace=namespace or "", verb=verb, group=group, resource=plural,
+                    subresource=subresource or None, name=name or None,
                 )
             )
         )

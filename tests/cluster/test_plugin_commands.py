@@ -155,7 +155,7 @@ def test_verify_finds_a_missing_role_binding(release: Release, admin) -> None:
     assert code == 1
     assert {(row["check"], row["namespace"]) for row in failures(rows)} == {("rbac", ns)}
     missing = [r for r in rows if r["check"] == "rbac" and r["status"] == "fail"]
-    assert any(r["detail"].startswith("may not create,get,list,watch,delete jobs.batch") for r in missing)
+    assert any(r["detail"].startswith("may not create,watch,delete jobs.batch") for r in missing)
 
 
 def test_verify_finds_pod_security_and_api_key_problems(release: Release, admin) -> None:
@@ -218,12 +218,19 @@ def test_preview_job_server_dry_run_reports_the_servers_verdict(
         assert result.code == 0 and "DENIED" not in verdict["summary"]
         assert verdict["summary"] == "Job accepted; its pod accepted"
         assert verdict["warnings"] == []  # a clean pass: not even a Pod Security warning
+        assert "agentReportsToWandb" not in verdict
     else:
         assert result.code == 1
         assert "Job accepted" in verdict["summary"]  # enforce judges pods, not Jobs ...
         assert "its pod DENIED (HTTP 403)" in verdict["summary"]  # ... whose pod it denies
         assert 'violates PodSecurity "restricted' in verdict["summary"] and "runAsNonRoot" in verdict["summary"]
         assert any('would violate PodSecurity "restricted' in w for w in verdict["warnings"]), verdict["warnings"]
+        assert verdict["agentReportsToWandb"] is False and "not report the pods' denial to W&B" in verdict["note"]
+    table = run_cli(
+        "preview-job", str(queue_config), "--server-dry-run", "--image", "python:3.11",
+        "--kubeconfig", str(cluster.kubeconfig),
+    ).out  # fmt: skip
+    assert ("not report the pods' denial to W&B" in table) is not accepted
 
 
 def test_server_dry_run_reports_an_invalid_job(release: Release) -> None:

@@ -128,23 +128,43 @@ def test_needs_come_from_the_chart_s_rbac_file() -> None:
     rules = yaml.safe_load((CHART / "files" / "agent-rbac.yaml").read_text())
     needs = agent_needs(CHART)
 
-    def permissions(found: tuple) -> set[tuple[str, str, str]]:
-        return {(n.group, n.resource, v) for n in found for v in n.verbs}
+    def permissions(found: tuple) -> set[tuple[str, str, str, str]]:
+        return {(n.group, n.resource, v, name) for n in found for v in n.verbs for name in n.names or ("",)}
 
-    def rule_permissions(section: str) -> set[tuple[str, str, str]]:
+    def rule_permissions(section: str) -> set[tuple[str, str, str, str]]:
         return {
-            (g, r, v)
+            (g, r, v, name)
             for rule in rules[section]
             for g in rule["apiGroups"]
             for r in rule["resources"]
             for v in rule["verbs"]
+            for name in rule.get("resourceNames") or [""]
         }
 
     assert permissions(needs.target_namespace) == rule_permissions("target")
-    assert permissions(needs.agent_namespace) == rule_permissions("target") | rule_permissions("agentOnly")
+    assert permissions(needs.agent_namespace) == rule_permissions("agentNamespace")
     assert permissions(needs.additional_services) == rule_permissions("additionalServices")
-    assert ("batch", "jobs", "create") in permissions(needs.target_namespace)
-    assert ("", "configmaps", "create") not in permissions(needs.target_namespace)
+    assert ("batch", "jobs", "create", "") in permissions(needs.target_namespace)
+    assert ("", "configmaps", "create", "") not in permissions(needs.target_namespace)
+    assert ("", "secrets", "get", "azure-storage-access-key") in permissions(needs.agent_namespace)
+
+
+def test_needs_per_namespace_follow_the_builder_and_the_targets() -> None:
+    """Targets get the run needs; the agent namespace the kaniko needs with kaniko only, and
+    the run needs only when it is a target too; a named need is asked about by name."""
+    needs = agent_needs(CHART)
+    assert check.needs_for("wandb", "wandb", ["runs"], needs, False, kaniko=False) == ()
+    assert check.needs_for("wandb", "wandb", ["runs"], needs, False, kaniko=True) == needs.agent_namespace
+    assert check.needs_for("wandb", "wandb", ["wandb"], needs, True, kaniko=False) == (
+        needs.target_namespace + needs.additional_services
+    )
+    assert check.needs_for("runs", "wandb", ["runs"], needs, False, kaniko=True) == needs.target_namespace
+    needed, _ = check.rbac_probes("wandb", ["runs"], needs, additional_services=False, kaniko=True)
+    named = [p for p in needed if p.name]
+    assert named == [check.Probe("wandb", "", "secrets", "get", "azure-storage-access-key")]
+    assert check.resource_attributes(named[0])["name"] == "azure-storage-access-key"
+    no_kaniko, _ = check.rbac_probes("wandb", ["runs"], needs, additional_services=False)
+    assert {p.namespace for p in no_kaniko} == {"runs"}
 
 
 def test_api_key_secrets_use_the_names_given() -> None:

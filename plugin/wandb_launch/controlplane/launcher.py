@@ -4,7 +4,9 @@ plain processes on 127.0.0.1, with no kubelet and no containers.
 What it gives: the API server's own validation, RBAC and Node authorization, the default
 admission plugins (PodSecurity included), TokenRequest, and the controllers that turn a
 Deployment into ReplicaSets and Pods, a Job into Pods, and clean up namespaces and
-dependents. Pods are admitted and stay Pending: nothing runs them.
+dependents. Pods are admitted and stay Pending: nothing runs them. Started with `nodes=N`,
+it also runs kube-scheduler and KWOK with N simulated nodes (nodes.py): pods are scheduled
+and get phases written by KWOK, still with no container running.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from types import TracebackType
 
 from .binaries import find_control_plane_binaries
 from .errors import ControlPlaneError
+from .audit import write_policy
 from .kubeconfig import write_kubeconfig
+from .nodes import NODE_CONTROLLERS, start_simulated_nodes
 from .ports import free_ports
 from .probe import Probe
 from .process import ManagedProcess, stop_process_group
@@ -33,8 +37,10 @@ _START_ATTEMPTS = 3
 # and their TTL clean-up, namespace deletion, owner-reference garbage collection, the
 # `default` service account of every namespace, legacy SA token secrets, the
 # kube-root-ca.crt ConfigMap projected into pods, the aggregated admin/edit/view roles,
-# and the removal of the protection finalizers the StorageObjectInUseProtection admission
-# plugin puts on every PVC and PV (without it, a kaniko-context PVC never goes away).
+# the removal of the protection finalizers the StorageObjectInUseProtection admission
+# plugin puts on every PVC and PV (without it, a kaniko-context PVC never goes away), and
+# ResourceQuota usage (without it, the quota admission plugin refuses every pod of a
+# namespace with a quota: "status unknown for quota").
 CONTROLLERS: tuple[str, ...] = (
     "job-controller",
     "deployment-controller",
@@ -48,6 +54,7 @@ CONTROLLERS: tuple[str, ...] = (
     "clusterrole-aggregation-controller",
     "persistentvolumeclaim-protection-controller",
     "persistentvolume-protection-controller",
+    "resourcequota-controller",
 )
 
 # Readiness beyond /readyz: objects that exist only once bootstrap and controllers have run.
@@ -75,8 +82,15 @@ class LocalControlPlane:
     logs and certificates; the etcd data is removed on stop.
     """
 
-    def __init__(self, workdir: Path | str | None = None, *, timeout_seconds: float = 90.0) -> None:
+    def __init__(
+        self, workdir: Path | str | None = None, *, timeout_seconds: float = 90.0,
+        nodes: int = 0, audit: bool = False,
+    ) -> None:
+        """`nodes` > 0 adds kube-scheduler, KWOK and that many simulated Nodes (see
+        nodes.py); `audit` makes the API server log service accounts' requests (audit.py)."""
         self._owns_workdir = workdir is None
+        self.nodes = nodes
+        self.audit = audit
         self._workdir = Path(workdir) if workdir is not None else None
         self.timeout_seconds = timeout_seconds
         self.server = ""
@@ -95,6 +109,11 @@ class LocalControlPlane:
     def kubeconfig(self) -> Path:
         """Admin kubeconfig (user in group system:masters), credentials embedded."""
         return self.workdir / "admin.kubeconfig"
+
+    @property
+    def audit_log(self) -> Path:
+        """The API server's audit log (JSON lines); written only when started with audit=True."""
+        return self.logs_dir / "audit.log"
 
     @property
     def logs_dir(self) -> Path:
@@ -141,7 +160,7 @@ class LocalControlPlane:
         )
         try:
             pki = generate_pki(self.workdir / "pki", service_ip=SERVICE_IP)
-            etcd_client, etcd_peer, apiserver_port, controller_manager_port = free_ports(4)
+            etcd_client, etcd_peer, apiserver_port, controller_manager_port, scheduler_port, kwok_port = free_ports(6)
             self.server = f"https://127.0.0.1:{apiserver_port}"
 
             etcd = self._spawn("etcd", [
@@ -184,6 +203,7 @@ class LocalControlPlane:
                 "--allow-privileged=true",
                 "--profiling=false",
                 "--v=1",
+                *self._optional_apiserver_flags(),
             ])
             admin_probe = Probe(self.server, ca_cert=pki.ca.cert, client_cert=pki.admin.cert, client_key=pki.admin.key)
             self._wait("kube-apiserver /readyz", lambda: admin_probe.ok("/readyz"), apiserver)
@@ -205,7 +225,7 @@ class LocalControlPlane:
                 "--bind-address=127.0.0.1",
                 f"--secure-port={controller_manager_port}",
                 f"--cert-dir={self.workdir / 'controller-manager-certs'}",
-                f"--controllers={','.join(CONTROLLERS)}",
+                f"--controllers={','.join(CONTROLLERS + (NODE_CONTROLLERS if self.nodes else ()))}",
                 f"--service-account-private-key-file={pki.service_account_key}",
                 f"--root-ca-file={pki.ca.cert}",
                 # Each controller acts as its own service account, so RBAC sees it as on a real cluster.
@@ -218,6 +238,12 @@ class LocalControlPlane:
             self._wait("kube-controller-manager /healthz", lambda: controller_manager_probe.ok("/healthz"), controller_manager)
             for what, path in _READY_OBJECTS:
                 self._wait(what, lambda path=path: admin_probe.ok(path), controller_manager)
+            if self.nodes:
+                start_simulated_nodes(
+                    workdir=self.workdir, server=self.server, kubeconfig=self.kubeconfig,
+                    spawn=self._spawn, wait=self._wait, count=self.nodes, ca=pki.ca, admin=admin_probe,
+                    scheduler_port=scheduler_port, kwok_port=kwok_port,
+                )
         except BaseException:
             self.stop()
             raise
@@ -246,6 +272,24 @@ class LocalControlPlane:
         return {p.name: p.pid for p in self._processes if p.pid is not None}
 
     # -- helpers ---------------------------------------------------------------------
+    def _optional_apiserver_flags(self) -> list[str]:
+        flags = []
+        if self.audit:
+            self.logs_dir.mkdir(parents=True, exist_ok=True)
+            flags += [
+                f"--audit-policy-file={write_policy(self.workdir / 'audit-policy.yaml')}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                # Written before the response is sent: a test reads it right after a request.
+                "--audit-log-mode=blocking",
+                "--audit-log-maxsize=0",
+            ]
+        if self.nodes:
+            # Simulated nodes have only an InternalIP (127.0.0.1, KWOK's server): no name
+            # lookup of a node's hostname, no connection to any other address.
+            flags.append("--kubelet-preferred-address-types=InternalIP")
+        return flags
+
     def _spawn(self, name: str, argv: list[str]) -> ManagedProcess:
         process = ManagedProcess(name, argv, self.logs_dir / f"{name}.log")
         process.start()

@@ -162,3 +162,20 @@ def generate_pki(directory: Path, *, service_ip: str) -> ControlPlanePki:
     return ControlPlanePki(
         ca, apiserver, admin, controller_manager, service_account_key, service_account_public_key
     )
+
+
+def issue_certificate(
+    ca: CertKey, directory: Path, stem: str, common_name: str, *,
+    organization: str | None = None, server_ips: tuple[str, ...] = (),
+) -> CertKey:
+    """One more certificate from an existing CA (on disk): a client certificate, or a
+    serving one when `server_ips` are given. Used for the processes that only some control
+    planes run (kube-scheduler, KWOK)."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    if server_ips:
+        alt_names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in server_ips]
+        return _issue(directory, stem, ca_cert, ca_key, _name(common_name, organization),
+                      ExtendedKeyUsageOID.SERVER_AUTH, alt_names)
+    return _issue(directory, stem, ca_cert, ca_key, _name(common_name, organization), ExtendedKeyUsageOID.CLIENT_AUTH)

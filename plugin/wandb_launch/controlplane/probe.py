@@ -41,6 +41,22 @@ class Probe:
         except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError, OSError):
             return 0, ""
 
+    def request(
+        self, method: str, path: str, body: Any, timeout: float = 5.0, content_type: str = "application/json",
+    ) -> tuple[int, str]:
+        """(status, body) of a JSON request (creating or patching objects as the admin)."""
+        request = urllib.request.Request(
+            self.base_url + path, data=json.dumps(body).encode(), method=method,
+            headers={"Content-Type": content_type, "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=self._context) as response:
+                return response.status, response.read().decode(errors="replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError, OSError) as error:
+            return 0, str(error)
+
     def ok(self, path: str) -> bool:
         return self.get(path)[0] == 200
 

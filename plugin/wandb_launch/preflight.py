@@ -1,0 +1,133 @@
+"""What `install`/`upgrade` check on the cluster before helm applies anything.
+
+- Pod Security of the target namespaces: a target that enforces a level the run pods do not
+  meet (they meet `baseline`: the SDK sets no runAsNonRoot) gets a warning naming the
+  namespace and the fix. The agent would create the run's Job, the job controller's pods
+  would be denied, and W&B would hear nothing (`verify` fails for it too).
+- stoppedRuns.deletePods: `true` on a cluster that does not serve MutatingAdmissionPolicy is
+  refused (helm would fail half-way); when the policy will be rendered, the caller must be
+  allowed to create it and its binding (cluster-scoped), else refused with the way out;
+  `auto` on a cluster without the API gets a note on what that costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from wandb_launch.errors import InputError
+
+POLICY_GROUP_VERSION = "admissionregistration.k8s.io/v1"
+POLICY_RESOURCES = ("mutatingadmissionpolicies", "mutatingadmissionpolicybindings")
+KEY = "stoppedRuns.deletePods"
+
+
+def serves_policy_api(api: Any) -> bool:
+    """Does the API server serve admissionregistration.k8s.io/v1 MutatingAdmissionPolicy?"""
+    from wandb_launch import kube
+
+    status, answer, _ = kube.request(api, "GET", f"/apis/{POLICY_GROUP_VERSION}")
+    if status != 200 or not isinstance(answer, Mapping):
+        return False
+    return any(r.get("name") == POLICY_RESOURCES[0] for r in answer.get("resources") or [])
+
+
+def may_create(api: Any, group: str, resource: str) -> bool:
+    """The caller's own rights (SelfSubjectAccessReview), cluster-scoped."""
+    from wandb_launch import kube
+
+    body = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"group": group, "resource": resource, "verb": "create"}},
+    }
+    status, answer, _ = kube.request(api, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
+    return status == 201 and bool((answer or {}).get("status", {}).get("allowed"))
+
+
+def policy_outcome(mode: Any, served: bool, allowed: bool) -> tuple[bool, str | None]:
+    """(the policy will be rendered, a note for the user). InputError when helm would fail."""
+    if mode is True and not served:
+        raise InputError(
+            KEY,
+            "is true but this cluster does not serve admissionregistration.k8s.io/v1 MutatingAdmissionPolicy "
+            "(Kubernetes 1.36+), so helm would fail half-way",
+            "set it to auto (the chart then leaves the policy out) or false",
+        )
+    rendered = mode is True or (mode == "auto" and served)
+    if rendered and not allowed:
+        raise InputError(
+            KEY,
+            "the chart installs a MutatingAdmissionPolicy and its binding (cluster-scoped) so that a stopped "
+            "run's pods are deleted with its Job, and you may not create mutatingadmissionpolicies or "
+            "mutatingadmissionpolicybindings",
+            "install as a cluster admin, or set stoppedRuns.deletePods=false and remove orphaned run pods "
+            "with `wandb-launch cleanup`",
+        )
+    if mode == "auto" and not served:
+        return False, (
+            "this cluster does not serve MutatingAdmissionPolicy (Kubernetes 1.36+): a run stopped from W&B "
+            "keeps its pods running after the agent deletes its Job; `wandb-launch status` lists them, "
+            "`wandb-launch cleanup --yes` deletes them"
+        )
+    return rendered, None
+
+
+def target_pod_security_warnings(
+    api: Any, agent_namespace: str, targets: Sequence[str], builder_type: str, agent_namespace_created: bool
+) -> list[str]:
+    """One line per target namespace whose enforced Pod Security level denies run pods;
+    InputError for a target that does not exist."""
+    from kubernetes import client
+
+    from wandb_launch.chartfiles import helm_test_check
+
+    check = helm_test_check()
+    core = client.CoreV1Api(api)
+    labels: dict[str, Any] = {}
+    try:  # one request for any number of targets, when the caller may list namespaces
+        existing: dict[str, Any] | None = {n.metadata.name: n.metadata.labels or {} for n in core.list_namespace().items}
+    except client.ApiException:
+        existing = None
+    for ns in targets:
+        if ns == agent_namespace and agent_namespace_created:
+            continue  # the chart labels it (baseline when it is a target)
+        if existing is not None:
+            labels[ns] = existing.get(ns, check.NAMESPACE_MISSING)
+            continue
+        try:
+            labels[ns] = core.read_namespace(ns).metadata.labels or {}
+        except client.ApiException as e:
+            labels[ns] = check.NAMESPACE_MISSING if e.status == 404 else None
+    checked = [t for t in targets if t in labels]
+    warnings = []
+    for result in check.check_pod_security(labels, agent_namespace, checked, builder_type):
+        if result.status != check.FAIL or result.namespace not in labels:
+            continue
+        if labels[result.namespace] == check.NAMESPACE_MISSING:
+            raise InputError(
+                "targetNamespaces",
+                f"namespace {result.namespace} does not exist (the chart does not create targets; helm would fail half-way)",
+                f"kubectl create namespace {result.namespace}, or remove it from targetNamespaces",
+            )
+        warnings.append(
+            f"target namespace {result.namespace}: {result.detail}; runs there would never start and the agent "
+            f"would not tell W&B; fix: {result.fix}"
+        )
+    return warnings
+
+
+def check(api: Any, values: Mapping[str, Any], launch_config: Mapping[str, Any], names: Any) -> list[str]:
+    """Warnings to show before helm runs; InputError for what would make helm fail."""
+    targets = list(values.get("targetNamespaces") or ["default"])
+    mode = (values.get("stoppedRuns") or {}).get("deletePods", "auto")
+    created = bool((values.get("namespace") or {}).get("create"))
+    builder = str((launch_config.get("builder") or {}).get("type") or "")
+    warnings = target_pod_security_warnings(api, names.agent_namespace, targets, builder, created)
+    served = serves_policy_api(api)
+    will_render = mode is True or (mode == "auto" and served)
+    allowed = will_render and all(may_create(api, "admissionregistration.k8s.io", r) for r in POLICY_RESOURCES)
+    _, note = policy_outcome(mode, served, allowed or not will_render)
+    if note:
+        warnings.append(note)
+    return warnings

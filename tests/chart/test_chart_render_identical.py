@@ -30,8 +30,8 @@ from .chartlib import (
 )
 
 # The last commit whose role.yaml, rolebinding.yaml and secret-api-key.yaml computed everything
-# per namespace (the guard branch, names rendered quoted, before it met the optimisation).
-BEFORE = "1cfb782b52ef3a7c91a324c53b560d6f9d366afd"
+# per namespace (guard's merge of main: main's per-namespace templates, names quoted).
+BEFORE = "ea75e93407b95628a5f6b77ab58ec07a20120624"
 TEMPLATES = ("templates/role.yaml", "templates/rolebinding.yaml", "templates/secret-api-key.yaml")
 KEY = ["--set", "apiKey.value=render-identical-key-0000000000000000000000000000000000"]
 
@@ -59,7 +59,7 @@ def scale_values(tmp: Path, targets: int, cluster_role: bool) -> Path:
                 "namespace": {"create": True, "name": "wandb-agent"},
                 "targetNamespaces": names,
                 "rbac": {"useClusterRole": cluster_role},
-                "apiKey": {"value": "render-identical-key"},
+                "apiKey": {"value": "render-identical-key-0000000000000000000000000000000000"},
             }
         )
     )

@@ -46,7 +46,7 @@ from .release import HELM_NAMESPACE
 
 pytestmark = pytest.mark.cluster
 
-API_KEY = "guide-test-api-key-0000000000000000000000000"
+API_KEY = "guide-test-api-key-0000000000000000000000000000000000"
 DESTINATION = "us-central1-docker.pkg.dev/my-project/launch-images/runs"
 
 

@@ -159,7 +159,7 @@ azure-storage-access-key
 {{- end -}}
 
 {{- define "wandb-launch.sshConfigMapName" -}}
-{{- printf "%s-ssh" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "wandb-launch.suffixed" (list . "-ssh") -}}
 {{- end -}}
 
 {{- define "wandb-launch.networkPolicyName" -}}

@@ -490,6 +490,7 @@ returns "" or one problem line naming KEY.
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- $p = append $p (include "wandb-launch.rule.dataSize" (list "git.sshKnownHosts" $v.git.sshKnownHosts)) -}}
 {{- with $v.git.existingSecret -}}
 {{- $p = append $p (include "wandb-launch.rule.subdomain" (list "git.existingSecret" . "secret name")) -}}
 {{- end -}}

@@ -122,7 +122,7 @@ returns "" or one problem line naming KEY.
 {{- if hasKey $scale $suffix -}}
 {{- $number = mulf $number (get $scale $suffix) -}}
 {{- else -}}
-{{- $exponent := int (trimPrefix "+" (substr 1 -1 $suffix)) -}}
+{{- $exponent := atoi (substr 1 -1 $suffix) -}}
 {{- range until (int (max $exponent (sub 0 $exponent))) -}}
 {{- $number = ternary (mulf $number 10.0) (divf $number 10.0) (gt $exponent 0) -}}
 {{- end -}}

@@ -118,7 +118,15 @@ def secret_values(request: InstallRequest, checked: CheckedValues) -> dict[str, 
     if request.api_key_env and request.existing_secret:
         raise InputError("--api-key-env", "and --existing-secret both given", "give one of them")
     if request.api_key_env:
-        layer["apiKey"] = {"value": _secret_from_env(request.api_key_env, "--api-key-env"), "existingSecret": ""}
+        key = _secret_from_env(request.api_key_env, "--api-key-env")
+        from wandb.sdk.lib.wbauth.validation import check_api_key
+
+        problem = check_api_key(key)
+        if problem:  # the agent would refuse it at login (the chart refuses it too)
+            raise InputError(
+                "--api-key-env", f"{request.api_key_env} does not hold a W&B API key: {problem}", "export the key itself"
+            )
+        layer["apiKey"] = {"value": key, "existingSecret": ""}
     elif request.existing_secret:
         layer["apiKey"] = {
             "value": "",
@@ -257,8 +265,14 @@ def _undo(helm: Any, ref: ClusterRef, deployed: int | None) -> str:
 
     try:
         if deployed is None:
+            try:
+                helmclient.release_status(helm, ref)
+            except InputError:
+                return "nothing was applied"  # helm refused before it made a release record
             helmclient.run(helm._command.uninstall(ref.release, namespace=ref.namespace, wait=True))
             return f"uninstalled the failed release {ref.release}: nothing of it is left"
+        if helmclient.deployed_revision(helm, ref) == deployed and helmclient.release_status(helm, ref).get("version") == deployed:
+            return "nothing was applied"  # helm refused before it made a new revision
         helmclient.run(helm._command.rollback(ref.release, str(deployed), namespace=ref.namespace, cleanup_on_fail=True))
         return f"rolled back to revision {deployed}, which is running as before"
     except helm_errors.Error as e:

@@ -950,7 +950,8 @@ def _candidates(f: Field, base: Mapping[str, Any], trace: list[tuple[Any, ...]],
     for doc, path, kind, container in trace:
         collisions |= _siblings(doc, path, kind, container)
     extra = sorted(c for c in collisions if c not in generic)[:6]
-    return [v for v in generic + extra if v != current]
+    numbers = list(INTEGERS) if _types(f.schema) & {"integer", "number"} else []  # e.g. a quantity, an int-or-percent
+    return [v for v in generic + extra + numbers if v != current]
 
 
 def _duplicate_objects(docs: Iterable[Any]) -> str | None:

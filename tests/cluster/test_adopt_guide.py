@@ -371,7 +371,7 @@ def test_a_hand_applied_agent_with_flags_env_volumes_and_wide_rights(cluster, ad
         assert values["serviceAccount"] == {"create": False, "name": "launcher"}
         assert values["kaniko"] == {"pvc": {"existingClaim": "contexts"}}
         assert values["extraEnv"] == [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}]
-        assert values["extraVolumes"] == [{"name": "scratch", "emptyDir": {}}]
+        assert values["extraVolumes"] == [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}}]
         assert values["extraVolumeMounts"] == [{"name": "scratch", "mountPath": "/scratch"}]
         assert values["podLabels"] == {"team": "ml"}
         assert values["image"]["repository"] == "registry.example.com/wandb/launch-agent"

@@ -21,6 +21,8 @@ from wandb_launch.errors import InputError
 
 AGENT_IMAGE_NAMES = ("launch-agent", "launch-agent-dev")
 HOME = "/home/launch_agent"
+# The size limit an adopted emptyDir without one gets (the chart's own scratch home's default).
+EMPTY_DIR_SIZE_LIMIT = "1Gi"
 CONFIG_DIR = f"{HOME}/.config/wandb"
 CONFIG_FILE = f"{CONFIG_DIR}/launch-config.yaml"
 # Paths the chart mounts itself (a volume of the old agent there cannot be carried over).
@@ -299,10 +301,15 @@ class _Reader:
                 self.a.outcome(f"volume {name} at {path}", REFUSED, "", "the chart mounts its own volume there")
                 continue
             volume = volumes.get(name)
+            note = ""
+            if volume is not None and "emptyDir" in volume and not (volume["emptyDir"] or {}).get("sizeLimit"):
+                # The chart gives every emptyDir a size limit (it counts toward ephemeral storage).
+                volume = {**volume, "emptyDir": {**(volume["emptyDir"] or {}), "sizeLimit": EMPTY_DIR_SIZE_LIMIT}}
+                note = f"emptyDir given sizeLimit {EMPTY_DIR_SIZE_LIMIT} (the chart requires one): change it in the values if it needs more"
             if volume is not None and volume not in extra_volumes:
                 extra_volumes.append(volume)
             extra_mounts.append(mount)
-            self.a.outcome(f"volume {name} at {path}", MAPPED, "extraVolumes, extraVolumeMounts")
+            self.a.outcome(f"volume {name} at {path}", MAPPED, "extraVolumes, extraVolumeMounts", note)
         if extra_volumes:
             self.put("extraVolumes", extra_volumes)
             self.put("extraVolumeMounts", extra_mounts)

@@ -105,6 +105,10 @@ class _Reader:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
 
+    def builds_with_kaniko(self) -> bool:
+        """Does the adopted launch config build with kaniko (the chart's default builder is noop)?"""
+        return ((self.out.get("launchConfig") or {}).get("builder") or {}).get("type") == "kaniko"
+
     def where(self) -> str:
         return f"deployment {self.ns}/{self.d['metadata']['name']}"
 
@@ -267,6 +271,10 @@ class _Reader:
                 )
             elif name in CHART_ENV:
                 self.a.outcome(key, REFUSED, "", "the chart sets it itself (from the release and its service account)")
+            elif name.startswith("WANDB_LAUNCH_KANIKO_") and not self.builds_with_kaniko():
+                # The SDK reads these only in its kaniko builder; the chart refuses kaniko keys
+                # with another builder (the agent would ignore them).
+                self.a.outcome(key, REFUSED, "", "the agent builds no images (no kaniko builder), so it never reads it")
             elif name == "WANDB_LAUNCH_KANIKO_AUTH_SECRET" and "value" in item:
                 self.put("kaniko.dockerConfig.existingSecret", item["value"])
                 self.a.outcome(key, MAPPED, "kaniko.dockerConfig.existingSecret", "your secret (kept)")

@@ -45,7 +45,7 @@ def main(repeat: int = 5) -> None:
                 "--kube-version",
                 "1.36.0",
                 "--set",
-                "apiKey.value=benchmark",
+                "apiKey.value=benchmark-00000000000000000000000000000000000000000",
             ],
             repeat,
         )

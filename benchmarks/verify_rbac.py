@@ -47,7 +47,7 @@ def install_release(kubeconfig: Path, targets: list[str]) -> str:
     values.write_text(
         "targetNamespaces: [" + ", ".join(targets) + f"]\nnamespace: {{create: true, name: {AGENT_NAMESPACE}}}\n"
     )
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "BENCH_API_KEY": "bench-api-key-000000000000000000000000"}
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "BENCH_API_KEY": "bench-api-key-0000000000000000000000000000000000000000"}
     subprocess.run(
         [
             CLI,

@@ -20,6 +20,13 @@ Namespaced names are truncated to 63 characters (label-value and DNS-label safe)
 {{- end -}}
 {{- end -}}
 
+{{/* fullname + a suffix, within 63 characters: fullname is cut, never the suffix, so
+every derived name stays distinct. (list $ "-suffix") */}}
+{{- define "wandb-launch.suffixed" -}}
+{{- $suffix := index . 1 -}}
+{{- printf "%s%s" (include "wandb-launch.fullname" (index . 0) | trunc (sub 63 (len $suffix) | int) | trimSuffix "-" | trimSuffix ".") $suffix -}}
+{{- end -}}
+
 {{- define "wandb-launch.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
@@ -73,11 +80,11 @@ password
 {{- end -}}
 
 {{- define "wandb-launch.launchConfigMapName" -}}
-{{- printf "%s-config" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "wandb-launch.suffixed" (list . "-config") -}}
 {{- end -}}
 
 {{- define "wandb-launch.selfcheckConfigMapName" -}}
-{{- printf "%s-selfcheck" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "wandb-launch.suffixed" (list . "-selfcheck") -}}
 {{- end -}}
 
 {{- define "wandb-launch.roleName" -}}
@@ -122,19 +129,19 @@ true
 {{- if .Values.kaniko.dockerConfig.existingSecret -}}
 {{- .Values.kaniko.dockerConfig.existingSecret -}}
 {{- else -}}
-{{- printf "%s-kaniko-docker-config" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "wandb-launch.suffixed" (list . "-kaniko-docker-config") -}}
 {{- end -}}
 {{- end -}}
 
 {{- define "wandb-launch.kanikoCredentialsSecretName" -}}
-{{- printf "%s-kaniko-credentials" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "wandb-launch.suffixed" (list . "-kaniko-credentials") -}}
 {{- end -}}
 
 {{- define "wandb-launch.kanikoPvcName" -}}
 {{- if .Values.kaniko.pvc.existingClaim -}}
 {{- .Values.kaniko.pvc.existingClaim -}}
 {{- else -}}
-{{- printf "%s-kaniko-context" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "wandb-launch.suffixed" (list . "-kaniko-context") -}}
 {{- end -}}
 {{- end -}}
 
@@ -147,12 +154,12 @@ azure-storage-access-key
 {{- if .Values.git.existingSecret -}}
 {{- .Values.git.existingSecret -}}
 {{- else -}}
-{{- printf "%s-git-credentials" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "wandb-launch.suffixed" (list . "-git-credentials") -}}
 {{- end -}}
 {{- end -}}
 
 {{- define "wandb-launch.sshConfigMapName" -}}
-{{- printf "%s-ssh" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "wandb-launch.suffixed" (list . "-ssh") -}}
 {{- end -}}
 
 {{- define "wandb-launch.networkPolicyName" -}}
@@ -164,7 +171,7 @@ azure-storage-access-key
 {{- end -}}
 
 {{- define "wandb-launch.testPodName" -}}
-{{- printf "%s-test" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "wandb-launch.suffixed" (list . "-test") -}}
 {{- end -}}
 
 {{/* A label selector (`k=v,k=v`) from a labels helper's output. */}}
@@ -201,15 +208,15 @@ agentSelector: {{ include "wandb-launch.selectorString" (include "wandb-launch.a
 {{- end -}}
 
 {{- define "wandb-launch.namesConfigMapName" -}}
-{{- printf "%s-names" (include "wandb-launch.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "wandb-launch.suffixed" (list . "-names") -}}
 {{- end -}}
 
 {{/*
 Labels. Selector labels are a stable subset: never the chart version (selectors are immutable).
 */}}
 {{- define "wandb-launch.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "wandb-launch.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "wandb-launch.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end -}}
 
 {{/* The agent pods: the test pod must not match the Deployment's or the PDB's selector. */}}

@@ -6,8 +6,8 @@ Pieces of the agent pod that the `helm test` pod shares: same image, env, config
 - name: WANDB_API_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ include "wandb-launch.agentApiKeySecretName" . }}
-      key: {{ include "wandb-launch.agentApiKeySecretKey" . }}
+      name: {{ include "wandb-launch.agentApiKeySecretName" . | quote }}
+      key: {{ include "wandb-launch.agentApiKeySecretKey" . | quote }}
 - name: WANDB_BASE_URL
   value: {{ .Values.baseUrl | quote }}
 # Runs read their API key from secret wandb-api-key-<this> in their namespace.
@@ -55,41 +55,43 @@ Pieces of the agent pod that the `helm test` pod shares: same image, env, config
 - name: tmp
   mountPath: /tmp
 - name: launch-config
-  mountPath: {{ include "wandb-launch.configDir" . }}
+  mountPath: {{ include "wandb-launch.configDir" . | quote }}
   readOnly: true
 {{- if include "wandb-launch.gitCredentialsEnabled" . }}
 - name: git-credentials
-  mountPath: {{ include "wandb-launch.gitCredentialsDir" . }}
+  mountPath: {{ include "wandb-launch.gitCredentialsDir" . | quote }}
   readOnly: true
 {{- end }}
 {{- if include "wandb-launch.sshEnabled" . }}
 - name: ssh
-  mountPath: {{ include "wandb-launch.sshDir" . }}
+  mountPath: {{ include "wandb-launch.sshDir" . | quote }}
   readOnly: true
 {{- end }}
 {{- if .Values.caBundle.configMapName }}
 - name: ca-bundle
-  mountPath: {{ include "wandb-launch.caBundleDir" . }}
+  mountPath: {{ include "wandb-launch.caBundleDir" . | quote }}
   readOnly: true
 {{- end }}
 {{- if include "wandb-launch.kanikoPvcEnabled" . }}
 - name: kaniko-context
-  mountPath: {{ .Values.kaniko.pvc.mountPath }}
+  mountPath: {{ .Values.kaniko.pvc.mountPath | quote }}
 {{- end }}
 {{- end -}}
 
 {{- define "wandb-launch.agentVolumes" -}}
 - name: home
-  emptyDir: {}
+  emptyDir:
+    sizeLimit: {{ .Values.scratchSizeLimits.home | quote }}
 - name: tmp
-  emptyDir: {}
+  emptyDir:
+    sizeLimit: {{ .Values.scratchSizeLimits.tmp | quote }}
 - name: launch-config
   configMap:
-    name: {{ include "wandb-launch.launchConfigMapName" . }}
+    name: {{ include "wandb-launch.launchConfigMapName" . | quote }}
 {{- if include "wandb-launch.gitCredentialsEnabled" . }}
 - name: git-credentials
   secret:
-    secretName: {{ include "wandb-launch.gitCredentialsSecretName" . }}
+    secretName: {{ include "wandb-launch.gitCredentialsSecretName" . | quote }}
     items:
       - key: .git-credentials
         path: .git-credentials
@@ -102,27 +104,27 @@ Pieces of the agent pod that the `helm test` pod shares: same image, env, config
     defaultMode: 288
     sources:
       - configMap:
-          name: {{ include "wandb-launch.sshConfigMapName" . }}
+          name: {{ include "wandb-launch.sshConfigMapName" . | quote }}
       {{- range $i, $key := .Values.git.sshAuthSecrets }}
       - secret:
-          name: {{ $key.name }}
+          name: {{ $key.name | quote }}
           items:
             - key: ssh-privatekey
-              path: {{ printf "id_%d" $i }}
+              path: {{ printf "id_%d" $i | quote }}
       {{- end }}
 {{- end }}
 {{- if .Values.caBundle.configMapName }}
 - name: ca-bundle
   configMap:
-    name: {{ .Values.caBundle.configMapName }}
+    name: {{ .Values.caBundle.configMapName | quote }}
     items:
-      - key: {{ .Values.caBundle.key }}
-        path: {{ .Values.caBundle.key }}
+      - key: {{ .Values.caBundle.key | quote }}
+        path: {{ .Values.caBundle.key | quote }}
 {{- end }}
 {{- if include "wandb-launch.kanikoPvcEnabled" . }}
 - name: kaniko-context
   persistentVolumeClaim:
-    claimName: {{ include "wandb-launch.kanikoPvcName" . }}
+    claimName: {{ include "wandb-launch.kanikoPvcName" . | quote }}
 {{- end }}
 {{- end -}}
 

@@ -24,7 +24,7 @@ LAUNCH_CONFIG_TEMPLATE = "templates/configmap-launch-config.yaml"
 NAMES_KEY = "names.yaml"
 LAUNCH_CONFIG_KEY = "launch-config.yaml"
 # Rendering offline needs an API key to pass the chart's checks; it is never sent anywhere.
-PLACEHOLDER_API_KEY = "offline-render-placeholder"
+PLACEHOLDER_API_KEY = "offline-render-placeholder-0000000000000000000000000000"
 
 
 @dataclass(frozen=True)

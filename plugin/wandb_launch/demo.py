@@ -23,7 +23,7 @@ from wandb_launch.clusterref import DEFAULT_RELEASE, ClusterRef
 
 PLACEHOLDER_KEY_ENV = "WANDB_LAUNCH_DEMO_API_KEY"
 # Stored only in the demo's own cluster; the agent never gets to use it there.
-PLACEHOLDER_KEY = "demo-placeholder-api-key-0000000000000000000"
+PLACEHOLDER_KEY = "demo-placeholder-api-key-0000000000000000000000000000"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -112,3 +112,15 @@ def release_status(helm: Any, ref: ClusterRef) -> dict[str, Any]:
         return status
     except errors.ReleaseNotFoundError:
         raise _not_found(ref) from None
+
+
+def deployed_revision(helm: Any, ref: ClusterRef) -> int | None:
+    """The release's revision in state `deployed` (the one running), if any."""
+    from pyhelm3 import errors
+
+    try:
+        history = list(run(helm._command.history(ref.release, max_revisions=256, namespace=ref.namespace)))
+    except errors.ReleaseNotFoundError:
+        return None
+    deployed = [entry["revision"] for entry in history if entry.get("status") == "deployed"]
+    return int(deployed[-1]) if deployed else None

@@ -35,7 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser, upgrade: bool = False) -> Non
     for cloud in CLOUDS.values():
         if cloud.install_secret:
             parser.add_argument(cloud.install_secret.flag, metavar="VAR", help=cloud.install_secret.help)
-    parser.add_argument("--wait", action="store_true", help="wait until the agent is ready, showing progress")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait until the agent is ready, showing progress (helm's --atomic / --rollback-on-failure: "
+        "a release that never gets ready is rolled back); without it a failure the cluster reports is rolled back too",
+    )
     parser.add_argument("--timeout", default="5m", help="how long helm waits (default: 5m)")
     parser.add_argument("--chart", help="chart directory (default: the chart this wandb-launch carries, of its own version)")
     add_cluster_arguments(parser)

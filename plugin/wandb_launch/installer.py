@@ -3,6 +3,12 @@
 Before anything reaches the cluster: the values files are read, the chart renders them
 offline (its own checks, names and launch config), and the launch config it renders is
 judged by the agent's `AgentConfig`; then the keys are taken from the environment.
+
+Never half-applied: when the cluster refuses an object (or, with --wait, the agent never
+gets ready), the release goes back to where it was. With --wait that is helm's own
+`--atomic` (Helm 3) or `--rollback-on-failure` (Helm 4), which imply the wait; without it,
+the same steps are taken here: `helm uninstall` of a failed first install, `helm rollback`
+to the revision that was deployed before a failed upgrade.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from wandb_launch.errors import InputError
 
 
 class HelmFailed(Exception):
-    """helm install/upgrade failed on the cluster: helm's last line."""
+    """helm install/upgrade failed on the cluster: helm's last line, and what was undone."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,15 @@ def secret_values(request: InstallRequest, checked: CheckedValues) -> dict[str, 
     if request.api_key_env and request.existing_secret:
         raise InputError("--api-key-env", "and --existing-secret both given", "give one of them")
     if request.api_key_env:
-        layer["apiKey"] = {"value": _secret_from_env(request.api_key_env, "--api-key-env"), "existingSecret": ""}
+        key = _secret_from_env(request.api_key_env, "--api-key-env")
+        from wandb.sdk.lib.wbauth.validation import check_api_key
+
+        problem = check_api_key(key)
+        if problem:  # the agent would refuse it at login (the chart refuses it too)
+            raise InputError(
+                "--api-key-env", f"{request.api_key_env} does not hold a W&B API key: {problem}", "export the key itself"
+            )
+        layer["apiKey"] = {"value": key, "existingSecret": ""}
     elif request.existing_secret:
         layer["apiKey"] = {
             "value": "",
@@ -190,6 +204,7 @@ def install(
         helmclient.release_status(helm, ref)
     except InputError:
         exists = False
+    deployed = helmclient.deployed_revision(helm, ref) if exists else None
     if exists and not request.upgrade:
         raise InputError(
             "--release",
@@ -209,6 +224,9 @@ def install(
     progress.step(f"helm {'upgrade' if request.upgrade else 'install'} {ref.release} ({request.chart})")
     if request.wait:
         watcher.start()
+    # Helm's own roll-back flag implies --wait: used when the user waits anyway.
+    helm4 = helm.version.major >= 4
+    rollback_flag = {"rollback_on_failure": True} if helm4 else {"atomic": True}
     try:
         chart_ref = helmclient.run(helm.get_chart(request.chart.resolve()))
         # One layer merged the way `helm -f a -f b` merges (pyhelm3 would concatenate lists).
@@ -222,13 +240,41 @@ def install(
                 create_namespace=False,
                 wait=request.wait,
                 timeout=request.timeout,
+                **(rollback_flag if request.wait else {}),
             )
         )
     except helm_errors.Error as e:
         lines = [line for line in e.stderr.decode(errors="replace").splitlines() if line.strip()]
-        raise HelmFailed(lines[-1] if lines else "no message") from None
+        message = lines[-1] if lines else "no message"
+        if not request.wait:
+            message += "; " + _undo(helm, ref, deployed)
+        raise HelmFailed(message) from None
     finally:
         stop.set()
         if watcher.is_alive():
             watcher.join(timeout=10)  # no progress line after helm's answer
     return revision, api, helm
+
+
+def _undo(helm: Any, ref: ClusterRef, deployed: int | None) -> str:
+    """Put the release back after a failed install or upgrade (what --atomic does): the
+    revision that was deployed before, or no release at all. Returns what was done."""
+    from pyhelm3 import errors as helm_errors
+
+    from wandb_launch import helmclient
+
+    try:
+        if deployed is None:
+            try:
+                helmclient.release_status(helm, ref)
+            except InputError:
+                return "nothing was applied"  # helm refused before it made a release record
+            helmclient.run(helm._command.uninstall(ref.release, namespace=ref.namespace, wait=True))
+            return f"uninstalled the failed release {ref.release}: nothing of it is left"
+        if helmclient.deployed_revision(helm, ref) == deployed and helmclient.release_status(helm, ref).get("version") == deployed:
+            return "nothing was applied"  # helm refused before it made a new revision
+        helmclient.run(helm._command.rollback(ref.release, str(deployed), namespace=ref.namespace, cleanup_on_fail=True))
+        return f"rolled back to revision {deployed}, which is running as before"
+    except helm_errors.Error as e:
+        lines = [line for line in e.stderr.decode(errors="replace").splitlines() if line.strip()]
+        return f"and undoing it failed too ({lines[-1] if lines else 'no message'}): see `helm history {ref.release}`"

@@ -19,7 +19,7 @@ def rendered_agent_image() -> str:
     helm = shutil.which("helm")
     if helm is None:
         pytest.fail("helm is not on PATH: run `make tools` and put ~/.cache/wandb-launch/bin on PATH")
-    rendered = subprocess.run([helm, "template", "v", str(CHART), "-f", str(BASE_VALUES), "--set", "apiKey.value=x"],
+    rendered = subprocess.run([helm, "template", "v", str(CHART), "-f", str(BASE_VALUES), "--set", "apiKey.value=version-test-api-key-0000000000000000000000000000000"],
                               capture_output=True, text=True, check=True).stdout
     (deployment,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]

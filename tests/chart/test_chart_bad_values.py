@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from .chartlib import REPO, helm_template
+from .chartlib import API_KEY_PLACEHOLDER, REPO, helm_template
 
 GKE = REPO / "values" / "gke.yaml"
 AKS = REPO / "values" / "aks.yaml"
-KEY = {"apiKey": {"value": "k"}}
+KEY = {"apiKey": {"value": API_KEY_PLACEHOLDER}}
 
 
 def builder(**keys: Any) -> dict[str, Any]:
@@ -201,6 +201,124 @@ CASES: list[tuple[str, Path, dict[str, Any], str]] = [
         GKE,
         {**KEY, **builder(type="docker")},
         "at '/launchConfig/builder/type': value must be one of",
+    ),
+    # Lists that need distinct entries.
+    (
+        "duplicate-target-namespaces",
+        GKE,
+        {**KEY, "targetNamespaces": ["runs", "runs"]},
+        "at '/targetNamespaces': items at 0 and 1 are equal",
+    ),
+    ("duplicate-queues", GKE, {**KEY, "launchConfig": {"queues": ["q", "q"]}}, "at '/launchConfig/queues': items at 0 and 1 are equal"),
+    (
+        "duplicate-extra-volume",
+        GKE,
+        {**KEY, "extraVolumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]},
+        'extraVolumes[0].name tmp is taken (by the chart\'s volumes or an earlier extra volume)',
+    ),
+    # The server's rules for names, labels, quantities.
+    (
+        "derived-name-not-a-subdomain",
+        GKE,
+        {**KEY, "nameOverride": "Launch"},
+        '-Launch" is not a valid name for the release\'s objects (they are named after it)',
+    ),
+    (
+        "label-value-too-long",
+        GKE,
+        {**KEY, "podLabels": {"team": "x" * 64}},
+        f'podLabels.team "{"x" * 64}" is not a valid label value; use at most 63',
+    ),
+    (
+        "annotation-key-with-two-slashes",
+        GKE,
+        {**KEY, "serviceAccount": {"annotations": {"a/b/c": "x"}}},
+        'serviceAccount.annotations has key "a/b/c", which is not a valid key',
+    ),
+    (
+        "existing-secret-name",
+        GKE,
+        {"apiKey": {"existingSecret": "My_Key"}},
+        'apiKey.existingSecret "My_Key" is not a valid secret name',
+    ),
+    (
+        "quantity",
+        GKE,
+        {**KEY, "resources": {"limits": {"memory": "2 GB"}}},
+        'resources.limits.memory "2 GB" is not a Kubernetes quantity',
+    ),
+    (
+        "request-over-limit",
+        GKE,
+        {**KEY, "resources": {"requests": {"cpu": "2"}}},
+        "resources.requests.cpu 2 is more than resources.limits.cpu 1; a request must be within its limit",
+    ),
+    (
+        "no-ephemeral-storage-limit",
+        GKE,
+        {**KEY, "resources": {"limits": {"ephemeral-storage": None}}},
+        "at '/resources/limits': missing property 'ephemeral-storage'",
+    ),
+    (
+        "empty-dir-without-size-limit",
+        GKE,
+        {**KEY, "extraVolumes": [{"name": "scratch", "emptyDir": {}}]},
+        "at '/extraVolumes/0/emptyDir': missing property 'sizeLimit'",
+    ),
+    (
+        "docker-config-not-json",
+        GKE,
+        {**KEY, "kaniko": {"dockerConfig": {"json": "{auths:"}}},
+        "kaniko.dockerConfig.json is not a docker config (a JSON object with \"auths\")",
+    ),
+    (
+        "image-not-pullable",
+        GKE,
+        {**KEY, "image": {"repository": "Wandb/launch-agent"}},
+        'image.repository "Wandb/launch-agent" is not an image repository the container runtime can pull',
+    ),
+    # The agent's rules.
+    (
+        "api-key-the-sdk-refuses",
+        GKE,
+        {"apiKey": {"value": "my-key\n"}},
+        "apiKey.value (7 characters) is not a W&B API key the agent accepts (the SDK's check_api_key",
+    ),
+    (
+        "max-jobs-zero",
+        GKE,
+        {**KEY, "launchConfig": {"maxJobs": 0}},
+        "launchConfig.maxJobs is 0; use -1 (unlimited) or a positive number (with 0 the agent runs nothing)",
+    ),
+    (
+        "platform-no-builder-reads",
+        GKE,
+        {**KEY, **builder(platform="linux/arm64")},
+        "launchConfig.builder.platform is linux/arm64, but only the SDK's docker builder reads it",
+    ),
+    (
+        "kaniko-keys-with-noop",
+        REPO / "values" / "local.yaml",
+        {**KEY, **builder(destination="123456789012.dkr.ecr.us-east-1.amazonaws.com/runs")},
+        "launchConfig.builder.destination only configure kaniko builds, and launchConfig.builder.type is noop",
+    ),
+    (
+        "extra-config-key-agent-refuses",
+        GKE,
+        {**KEY, "launchConfig": {"extraConfig": {"runner": {"type": "kubernetes"}}}},
+        'launchConfig.extraConfig has key "runner", which the agent\'s config (AgentConfig) refuses',
+    ),
+    (
+        "base-url-app-wandb-ai",
+        GKE,
+        {**KEY, "baseUrl": "https://wandb.ai"},
+        'baseUrl "https://wandb.ai" is not a W&B server address the SDK accepts',
+    ),
+    (
+        "workload-identity-annotation-on-an-existing-account",
+        GKE,
+        {**KEY, "serviceAccount": {"create": False, "name": "mine"}},
+        "serviceAccount.annotations and serviceAccount.labels apply only to a service account the chart creates",
     ),
 ]
 

@@ -9,7 +9,7 @@ import yaml
 from wandb.sdk.launch.agent.config import AgentConfig
 from wandb_launch.chartfiles import helm_test_check
 
-from .chartlib import CHART, helm_template, launch_config, scenario_values
+from .chartlib import API_KEY_PLACEHOLDER, CHART, helm_template, launch_config, scenario_values
 
 
 def resolve_like_the_agent(file_config: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def test_structured_values_reach_the_config(values_file: Path, docs: list[dict[s
 def test_sdk_key_spelling_and_extra_config_last() -> None:
     result = helm_template(
         "--set",
-        "apiKey.value=k",
+        f"apiKey.value={API_KEY_PLACEHOLDER}",
         "--set",
         "launchConfig.queues={q}",
         "--set",
@@ -96,7 +96,7 @@ def test_sdk_key_spelling_and_extra_config_last() -> None:
 
 # Every launchConfig key at once, with extraConfig over some of them.
 EVERY_KEY = {
-    "apiKey": {"value": "k"},
+    "apiKey": {"value": API_KEY_PLACEHOLDER},
     "launchConfig": {
         "queues": ["a", "b"],
         "entity": "team",
@@ -112,12 +112,11 @@ EVERY_KEY = {
             "buildContextStore": "s3://bucket/ctx",
             "buildJobName": "build",
             "kanikoImage": "gcr.io/kaniko-project/executor:v1.23.2",
-            "platform": "linux/arm64",
             "secretName": "aws-creds",
             "secretKey": "credentials",
             "kanikoConfig": {"spec": {"activeDeadlineSeconds": 600}},
         },
-        "extraConfig": {"max_jobs": 5, "builder": {"platform": "linux/amd64"}},
+        "extraConfig": {"max_jobs": 5, "builder": {"build-job-name": "from-extra-config"}},
     },
 }
 
@@ -141,9 +140,8 @@ def test_every_launch_config_key(tmp_path: Path) -> None:
             "type": "kaniko",
             "destination": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/runs",
             "build-context-store": "s3://bucket/ctx",
-            "build-job-name": "build",
+            "build-job-name": "from-extra-config",
             "kaniko-image": "gcr.io/kaniko-project/executor:v1.23.2",
-            "platform": "linux/amd64",
             "secret-name": "aws-creds",
             "secret-key": "credentials",
             "kaniko-config": {"spec": {"activeDeadlineSeconds": 600}},

@@ -160,7 +160,7 @@ def test_secret_checksum_follows_the_api_key() -> None:
         docs = [d for d in yaml.safe_load_all(result.stdout) if d]
         return one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
 
-    assert checksum("key-one") != checksum("key-two")
+    assert checksum("key-" + "1" * 40) != checksum("key-" + "2" * 40)
 
 
 def test_build_credentials_secret_feeds_the_builder(values_file: Path, docs: list[dict[str, Any]]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from wandb_launch.chartfiles import agent_needs
 
-from .chartlib import CHART, helm_template, launch_config, objects_of, scenario_values
+from .chartlib import API_KEY_PLACEHOLDER, CHART, helm_template, launch_config, objects_of, scenario_values
 
 Permission = tuple[str, str, str]  # (api group, resource, verb)
 NEEDS = agent_needs(CHART)
@@ -101,7 +101,7 @@ def test_one_object_per_namespace_and_name(docs: list[dict[str, Any]]) -> None:
 def render(*args: str, release: str, namespace: str) -> list[dict[str, Any]]:
     result = helm_template(
         "--set",
-        "apiKey.value=k",
+        f"apiKey.value={API_KEY_PLACEHOLDER}",
         "--set",
         "launchConfig.queues={q}",
         "--set",

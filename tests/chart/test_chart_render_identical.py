@@ -30,10 +30,10 @@ from .chartlib import (
 )
 
 # The last commit whose role.yaml, rolebinding.yaml and secret-api-key.yaml computed everything
-# per namespace (the stop branch, before it met the optimisation).
-BEFORE = "4b6b2bb99921111522e5a734d724e3111386d2b7"
+# per namespace (guard's merge of main: main's per-namespace templates, names quoted).
+BEFORE = "ea75e93407b95628a5f6b77ab58ec07a20120624"
 TEMPLATES = ("templates/role.yaml", "templates/rolebinding.yaml", "templates/secret-api-key.yaml")
-KEY = ["--set", "apiKey.value=render-identical-key"]
+KEY = ["--set", "apiKey.value=render-identical-key-0000000000000000000000000000000000"]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def scale_values(tmp: Path, targets: int, cluster_role: bool) -> Path:
                 "namespace": {"create": True, "name": "wandb-agent"},
                 "targetNamespaces": names,
                 "rbac": {"useClusterRole": cluster_role},
-                "apiKey": {"value": "render-identical-key"},
+                "apiKey": {"value": "render-identical-key-0000000000000000000000000000000000"},
             }
         )
     )

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .chartlib import REPO, helm_template, objects_of, one
+from .chartlib import API_KEY_PLACEHOLDER, REPO, helm_template, objects_of, one
 
 GKE = REPO / "values" / "gke.yaml"
 KEYS = [{"name": "github-deploy-key", "host": "github.com"}, {"name": "gitlab-key", "host": "*.gitlab.example.com"}]
@@ -21,7 +21,7 @@ KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UO
 
 
 def render(*extra: str) -> list[dict[str, Any]]:
-    result = helm_template("-f", str(GKE), "--set", "apiKey.value=k", *extra)
+    result = helm_template("-f", str(GKE), "--set", f"apiKey.value={API_KEY_PLACEHOLDER}", *extra)
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
@@ -118,7 +118,7 @@ def test_known_hosts_turn_on_strict_host_key_checking(tmp_path: Path) -> None:
 )
 def test_schema_refuses_bad_keys(keys: list[dict[str, Any]], message: str) -> None:
     result = helm_template(
-        "-f", str(GKE), "--set", "apiKey.value=k", "--set-json", f"git.sshAuthSecrets={json.dumps(keys)}"
+        "-f", str(GKE), "--set", f"apiKey.value={API_KEY_PLACEHOLDER}", "--set-json", f"git.sshAuthSecrets={json.dumps(keys)}"
     )
     assert result.returncode != 0
     assert message in result.stderr

@@ -10,11 +10,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from .chartlib import helm_template, objects_of, one
+from .chartlib import API_KEY_PLACEHOLDER, helm_template, objects_of, one
 
 # What `helm install` finds by discovery on a cluster that serves the API (Kubernetes 1.36+).
 SERVED = ("--api-versions", "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy")
-BASE = ("--set", "apiKey.value=k", "--set", "launchConfig.queues={q}")
+BASE = ("--set", f"apiKey.value={API_KEY_PLACEHOLDER}", "--set", "launchConfig.queues={q}")
 POLICY_KINDS = {"MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"}
 
 

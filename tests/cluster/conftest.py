@@ -12,6 +12,17 @@ from ..paths import CHART
 from .kube import create_namespace, delete_namespace, unique_name
 from .release import Release, install_args
 
+# One line per values file from test_server_rules.py: fields, generated values, refusals.
+SERVER_RULES_REPORTS = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    lines = config.stash.get(SERVER_RULES_REPORTS, [])
+    if lines:
+        terminalreporter.write_sep("-", "values the API server or the agent refuses, refused by the chart first")
+        for line in lines:
+            terminalreporter.write_line(line)
+
 
 @pytest.fixture(scope="session")
 def admin(cluster) -> Iterator[kubernetes.client.ApiClient]:

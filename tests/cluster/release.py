@@ -4,17 +4,20 @@ the values every test install uses."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import kubernetes.client
 import yaml
 
 from ..clirun import Outcome, run_cli
+from ..chart.chartlib import command_line_values
 from ..paths import CHART, VALUES_DIR
-from .kube import events_for
+from .kube import all_objects, events_for
 
-API_KEY = "cluster-test-api-key-0000000000000000000000"
+API_KEY = "cluster-test-api-key-00000000000000000000000000000000"
 # The environment variable `wandb-launch install --api-key-env` reads API_KEY from.
 API_KEY_ENV = "WANDB_LAUNCH_TEST_API_KEY"
 # helm keeps release records here; the agent namespace is the chart's own (namespace.create).
@@ -76,8 +79,11 @@ class Release:
 def install_args(values_file: Path, agent_namespace: str, targets: list[str], set_args: tuple[str, ...]) -> list[str]:
     args = ["-f", str(values_file)]
     if values_file.parent == VALUES_DIR:
-        # The per-cloud files leave the key to the command line; chart/ci files carry their own.
+        # The per-cloud files leave the keys to the command line; chart/ci files carry their own.
         args += ["--set", f"apiKey.value={API_KEY}"]
+        for key, value in command_line_values(values_file).items():
+            if key != "apiKey.value":
+                args += ["--set", f"{key}={value}"]
     args += [
         "--set",
         "namespace.create=true",
@@ -98,3 +104,39 @@ def cloud_values_files() -> list[Path]:
 def ci_values_files() -> list[Path]:
     """chart/ci/*-values.yaml: the scenarios ct installs on kind (all options on, existing objects, ...)."""
     return sorted((CHART / "ci").glob("*-values.yaml"))
+
+
+# Events outlive what they describe (one hour by default) and belong to no release.
+NOT_RELEASE_OBJECTS = frozenset({"events"})
+
+
+def leftovers(admin, releases: Sequence[Release]) -> list[str]:
+    """Objects anywhere in the cluster (every listable type, one listing) that belong to any
+    of the releases: by helm's ownership annotation, the chart's instance label, the
+    release's name (its release records too), or its agent namespace."""
+    found = []
+    for obj in all_objects(admin, skip=NOT_RELEASE_OBJECTS):
+        for release in releases:
+            belongs = (
+                obj["annotations"].get("meta.helm.sh/release-name") == release.name
+                or obj["labels"].get("app.kubernetes.io/instance") == release.name
+                or release.name in obj["name"]
+                or obj["namespace"] == release.agent_namespace
+            )
+            if belongs:
+                found.append(f"{obj['kind']} {obj['namespace'] or '(cluster)'}/{obj['name']} (release {release.name})")
+    return found
+
+
+def release_leftovers(admin, release: Release) -> list[str]:
+    return leftovers(admin, [release])
+
+
+def deployment_replica_sets(admin, release: Release) -> dict[str, str]:
+    """pod-template-hash -> deployment revision of the ReplicaSets the Deployment owns."""
+    apps = kubernetes.client.AppsV1Api(admin)
+    return {
+        rs.metadata.labels["pod-template-hash"]: rs.metadata.annotations["deployment.kubernetes.io/revision"]
+        for rs in apps.list_namespaced_replica_set(release.agent_namespace).items
+        if any(owner.kind == "Deployment" and owner.name == release.deployment for owner in rs.metadata.owner_references or [])
+    }

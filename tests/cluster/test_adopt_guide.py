@@ -46,7 +46,7 @@ from .release import HELM_NAMESPACE
 
 pytestmark = pytest.mark.cluster
 
-API_KEY = "guide-test-api-key-0000000000000000000000000"
+API_KEY = "guide-test-api-key-0000000000000000000000000000000000"
 DESTINATION = "us-central1-docker.pkg.dev/my-project/launch-images/runs"
 
 
@@ -369,14 +369,22 @@ def test_a_hand_applied_agent_with_flags_env_volumes_and_wide_rights(cluster, ad
         assert values["apiKey"] == {"existingSecret": "launch-key", "existingSecretKey": "api-key"}
         assert values["targetNamespaces"] == [target]
         assert values["serviceAccount"] == {"create": False, "name": "launcher"}
-        assert values["kaniko"] == {"pvc": {"existingClaim": "contexts"}}
+        # Its config builds nothing (no kaniko builder): the agent never read the PVC variable.
+        assert "kaniko" not in values
         assert values["extraEnv"] == [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}]
-        assert values["extraVolumes"] == [{"name": "scratch", "emptyDir": {}}]
-        assert values["extraVolumeMounts"] == [{"name": "scratch", "mountPath": "/scratch"}]
+        assert values["extraVolumes"] == [
+            {"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "contexts", "persistentVolumeClaim": {"claimName": "contexts"}},
+        ]
+        assert values["extraVolumeMounts"] == [
+            {"name": "scratch", "mountPath": "/scratch"},
+            {"name": "contexts", "mountPath": "/contexts"},
+        ]
         assert values["podLabels"] == {"team": "ml"}
         assert values["image"]["repository"] == "registry.example.com/wandb/launch-agent"
         keys = {k["key"]: k["outcome"] for k in report["keys"]}
         assert keys["env WANDB_RELEASE_NAME"] == "refused"
+        assert keys["env WANDB_LAUNCH_KANIKO_PVC_NAME"] == "refused"
         assert keys["args --queue"] == "mapped"
         actions = {o["object"]: o["action"] for o in report["oldObjects"]}
         assert actions[f"ClusterRoleBinding {wide}"] == "remove"

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.cluster
 
 CI_API_KEY = "<an-api-key>"  # what chart/ci/basic-values.yaml of the official chart carries
 SECRETS = {
-    "apiKey": "official-rich-api-key-000000000000000000000000",
+    "apiKey": "official-rich-api-key-000000000000000000000000000000000",
     "hfToken": "hf-token-value-0000",
     "gitToken": "gh-token-value-0000",
     "azureKey": "azure-storage-key-value-0000",
@@ -463,7 +463,7 @@ def test_an_unrecognised_agent_and_several_agents_are_refused_in_one_line(offici
         "-n",
         release.namespace,
         "--set",
-        "apiKey.value=k",
+        "apiKey.value=adopt-test-api-key-00000000000000000000000000000000000",
         "--set",
         "launchConfig.queues={q}",
         "--set-json",

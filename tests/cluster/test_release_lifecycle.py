@@ -11,14 +11,10 @@ import pytest
 import yaml
 
 from ..paths import CHART, VALUES_DIR
-from .kube import all_objects, eventually, get_json, until_empty
-from .release import API_KEY, Release, ci_values_files, cloud_values_files
+from .kube import eventually, get_json, until_empty
+from .release import API_KEY, Release, ci_values_files, cloud_values_files, deployment_replica_sets, release_leftovers
 
 pytestmark = pytest.mark.cluster
-
-# Events outlive what they describe (one hour by default) and belong to no release.
-NOT_RELEASE_OBJECTS = frozenset({"events"})
-
 
 def object_path(admin, doc: dict) -> str:
     """The API path of a rendered object for a GET, with its plural from discovery."""
@@ -41,32 +37,6 @@ def agent_namespace_for(values_file: Path, admin) -> str | None:
             pytest.skip(f"namespace {name} already exists on this cluster; {values_file.name} must install there")
         return name
     return None
-
-
-def release_leftovers(admin, release: Release) -> list[str]:
-    """Objects anywhere in the cluster that belong to the release: by helm's ownership
-    annotation, the chart's instance label, the release's name, or its agent namespace."""
-    found = []
-    for obj in all_objects(admin, skip=NOT_RELEASE_OBJECTS):
-        belongs = (
-            obj["annotations"].get("meta.helm.sh/release-name") == release.name
-            or obj["labels"].get("app.kubernetes.io/instance") == release.name
-            or release.name in obj["name"]
-            or obj["namespace"] == release.agent_namespace
-        )
-        if belongs:
-            found.append(f"{obj['kind']} {obj['namespace'] or '(cluster)'}/{obj['name']}")
-    return found
-
-
-def deployment_replica_sets(admin, release: Release) -> dict[str, str]:
-    """pod-template-hash -> deployment revision of the ReplicaSets the Deployment owns."""
-    apps = kubernetes.client.AppsV1Api(admin)
-    return {
-        rs.metadata.labels["pod-template-hash"]: rs.metadata.annotations["deployment.kubernetes.io/revision"]
-        for rs in apps.list_namespaced_replica_set(release.agent_namespace).items
-        if any(owner.kind == "Deployment" and owner.name == release.deployment for owner in rs.metadata.owner_references or [])
-    }
 
 
 def launch_config(admin, release: Release) -> dict:
@@ -124,7 +94,7 @@ def test_upgrade_rollback_and_uninstall(admin, install_release) -> None:
         )
         assert len(set(replica_sets) - set(before)) == 1
 
-    rotated = "rotated-api-key-1111111111111111111111111111"
+    rotated = "rotated-api-key-111111111111111111111111111111111111"
     upgrade_rolls_out("--set", f"apiKey.value={rotated}")
     for namespace in [release.agent_namespace, *release.target_namespaces]:
         assert api_key_in(admin, namespace, release) == rotated

@@ -108,7 +108,14 @@ def test_install_checks_values_and_key_before_any_cluster(
     assert "--api-key-env: environment variable WANDB_LAUNCH_TEST_KEY is not set" in one_line_error(result)
     result = cli("install", "-f", "values/aks.yaml", "--existing-secret", "k", "--kubeconfig", str(dead_kubeconfig))
     assert "--azure-storage-key-env: kaniko on Azure needs the storage account key" in one_line_error(result)
+    # A key the SDK would refuse at login (check_api_key), refused before any cluster, never shown.
     monkeypatch.setenv("WANDB_LAUNCH_TEST_KEY", "secret-value-123")
+    result = cli("install", "-f", "values/local.yaml", "--api-key-env", "WANDB_LAUNCH_TEST_KEY", "--kubeconfig", str(dead_kubeconfig))
+    assert result.code == 2
+    assert "--api-key-env: WANDB_LAUNCH_TEST_KEY does not hold a W&B API key: API key must have 40+ characters" in one_line_error(result)
+    assert "secret-value-123" not in result.out + result.err
+    key = "secret-value-" + "1234567890" * 4
+    monkeypatch.setenv("WANDB_LAUNCH_TEST_KEY", key)
     result = cli(
         "install",
         "-f",
@@ -119,7 +126,7 @@ def test_install_checks_values_and_key_before_any_cluster(
         str(dead_kubeconfig),
     )
     assert result.code == 2 and "no cluster reachable" in one_line_error(result)
-    assert "secret-value-123" not in result.out + result.err
+    assert key not in result.out + result.err
 
 
 def test_unknown_values_file_for_install(cli) -> None:

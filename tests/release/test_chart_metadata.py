@@ -22,7 +22,7 @@ def annotation(name: str) -> Any:
 def rendered_images(*args: str) -> set[str]:
     """Every container image of every object `helm template` renders (hooks and the test pod included)."""
     out = run(tool("helm"), "template", "wl", REPO / "chart", "-f", REPO / "values/local.yaml",
-              "--set", "apiKey.value=metadata-test-key-000000000000000000000", *args).stdout
+              "--set", "apiKey.value=metadata-test-key-00000000000000000000000000000000000", *args).stdout
     images = set()
     for doc in filter(None, yaml.safe_load_all(out)):
         spec = doc.get("spec") or {}

@@ -16,7 +16,7 @@ from .conftest import REPO, VERSION, Helm, SigningKey
 
 pytestmark = pytest.mark.cluster
 
-API_KEY = "release-test-api-key-00000000000000000000000"
+API_KEY = "release-test-api-key-0000000000000000000000000000000"
 
 
 class Installs:

@@ -73,7 +73,7 @@ def test_installed_cli_installs_its_chart_and_chart_still_points_elsewhere(insta
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
     cli = [installed_wheel / "bin/wandb-launch"]
     where = ["--release", release, "-n", "default", "--kubeconfig", cluster.kubeconfig, "-o", "json"]
-    env = outside_env(RELEASE_TEST_KEY="wheel-test-api-key-0000000000000000000000")
+    env = outside_env(RELEASE_TEST_KEY="wheel-test-api-key-0000000000000000000000000000000")
     helm = [tool("helm"), "--kubeconfig", cluster.kubeconfig, "-n", "default"]
     try:
         run(*cli, "install", "-f", "values.yaml", "--api-key-env", "RELEASE_TEST_KEY", *where, cwd=tmp_path, env=env)

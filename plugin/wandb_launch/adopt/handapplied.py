@@ -21,6 +21,8 @@ from wandb_launch.errors import InputError
 
 AGENT_IMAGE_NAMES = ("launch-agent", "launch-agent-dev")
 HOME = "/home/launch_agent"
+# The size limit an adopted emptyDir without one gets (the chart's own scratch home's default).
+EMPTY_DIR_SIZE_LIMIT = "1Gi"
 CONFIG_DIR = f"{HOME}/.config/wandb"
 CONFIG_FILE = f"{CONFIG_DIR}/launch-config.yaml"
 # Paths the chart mounts itself (a volume of the old agent there cannot be carried over).
@@ -102,6 +104,10 @@ class _Reader:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
+
+    def builds_with_kaniko(self) -> bool:
+        """Does the adopted launch config build with kaniko (the chart's default builder is noop)?"""
+        return ((self.out.get("launchConfig") or {}).get("builder") or {}).get("type") == "kaniko"
 
     def where(self) -> str:
         return f"deployment {self.ns}/{self.d['metadata']['name']}"
@@ -265,6 +271,10 @@ class _Reader:
                 )
             elif name in CHART_ENV:
                 self.a.outcome(key, REFUSED, "", "the chart sets it itself (from the release and its service account)")
+            elif name.startswith("WANDB_LAUNCH_KANIKO_") and not self.builds_with_kaniko():
+                # The SDK reads these only in its kaniko builder; the chart refuses kaniko keys
+                # with another builder (the agent would ignore them).
+                self.a.outcome(key, REFUSED, "", "the agent builds no images (no kaniko builder), so it never reads it")
             elif name == "WANDB_LAUNCH_KANIKO_AUTH_SECRET" and "value" in item:
                 self.put("kaniko.dockerConfig.existingSecret", item["value"])
                 self.a.outcome(key, MAPPED, "kaniko.dockerConfig.existingSecret", "your secret (kept)")
@@ -299,10 +309,15 @@ class _Reader:
                 self.a.outcome(f"volume {name} at {path}", REFUSED, "", "the chart mounts its own volume there")
                 continue
             volume = volumes.get(name)
+            note = ""
+            if volume is not None and "emptyDir" in volume and not (volume["emptyDir"] or {}).get("sizeLimit"):
+                # The chart gives every emptyDir a size limit (it counts toward ephemeral storage).
+                volume = {**volume, "emptyDir": {**(volume["emptyDir"] or {}), "sizeLimit": EMPTY_DIR_SIZE_LIMIT}}
+                note = f"emptyDir given sizeLimit {EMPTY_DIR_SIZE_LIMIT} (the chart requires one): change it in the values if it needs more"
             if volume is not None and volume not in extra_volumes:
                 extra_volumes.append(volume)
             extra_mounts.append(mount)
-            self.a.outcome(f"volume {name} at {path}", MAPPED, "extraVolumes, extraVolumeMounts")
+            self.a.outcome(f"volume {name} at {path}", MAPPED, "extraVolumes, extraVolumeMounts", note)
         if extra_volumes:
             self.put("extraVolumes", extra_volumes)
             self.put("extraVolumeMounts", extra_mounts)

@@ -82,10 +82,12 @@ spec:
       allocatable:
         cpu: "16"
         memory: 64Gi
+        ephemeral-storage: 100Gi
         pods: "110"
       capacity:
         cpu: "16"
         memory: 64Gi
+        ephemeral-storage: 100Gi
         pods: "110"
       nodeInfo:
         architecture: amd64

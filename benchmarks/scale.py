@@ -208,13 +208,14 @@ def print_rows(title: str, rows: list[tuple[str, float, float, str]]) -> None:
         print(f"  {label + ' (' + unit + ')':44} {fmt.format(ours)} {fmt.format(theirs)} {ratio:11.2f}x")
 
 
-def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200) -> None:
+def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200, rounds: int = 1) -> None:
     if not (OFFICIAL_CHART / "Chart.yaml").is_file():
         raise SystemExit(f"benchmarks: the official chart is not at {OFFICIAL_CHART}; set WANDB_LAUNCH_REFERENCE")
     helm = tool("helm")
     largest = max(sizes)
     print(f"Scale: ours vs W&B's launch-agent 0.13.12, {', '.join(map(str, sizes))} target namespaces (helm {helm})")
-    print(f"install and upgrade with {' '.join(WAIT)} on both sides; CPUs: {os.cpu_count()}, load average: {load()}")
+    print(f"install and upgrade with {' '.join(WAIT)} on both sides; cluster steps: median of {rounds} round(s); "
+          f"CPUs: {os.cpu_count()}, load average: {load()}")
     with tempfile.TemporaryDirectory() as tmp, cluster() as kubeconfig:
         workdir = Path(tmp)
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
@@ -222,7 +223,6 @@ def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200) -> None:
         with namespaces(kubeconfig, [OURS_NAMESPACE, THEIRS_NAMESPACE, *targets(largest)]):
             for n in sizes:
                 args = values_files(workdir, n)
-                figures: dict[str, dict[str, Measure]] = {OURS: {}, THEIRS: {}}
                 counts: dict[str, tuple[int, int]] = {}
                 argv: dict[str, dict[str, list[str]]] = {}
                 for which in (OURS, THEIRS):
@@ -237,24 +237,29 @@ def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200) -> None:
                         "uninstall": [helm, "uninstall", release, "-n", ns],
                     }
                 # Step by step, both charts each time, the first of the two alternating from step
-                # to step: a busy moment of the shared machine falls on both sides alike.
-                for index, step in enumerate(STEPS):
-                    for which in (OURS, THEIRS) if index % 2 == 0 else (THEIRS, OURS):
-                        if step == "template":
-                            runs = [measure(argv[which][step]) for _ in range(TEMPLATE_RUNS)]
-                            figures[which][step] = Measure.median(runs)
-                            counts[which] = (objects(runs[-1].out), len(runs[-1].out.encode()))
-                        else:
-                            figures[which][step] = measure(argv[which][step], env)
-                    if step == "upgrade --wait, one value changed" and n == largest:
-                        tool_lines = tools_at_scale(kubeconfig, env, n, kubectl_calls)
+                # to step and from round to round: a busy moment of the shared machine, or the
+                # cluster's own work after the previous step, falls on both sides alike.
+                measured: dict[str, dict[str, list[Measure]]] = {OURS: {}, THEIRS: {}}
+                for round_ in range(rounds):
+                    for index, step in enumerate(STEPS):
+                        for which in (OURS, THEIRS) if (index + round_) % 2 == 0 else (THEIRS, OURS):
+                            if step == "template":
+                                runs = [measure(argv[which][step]) for _ in range(TEMPLATE_RUNS)]
+                                measured[which].setdefault(step, []).extend(runs)
+                                counts[which] = (objects(runs[-1].out), len(runs[-1].out.encode()))
+                            else:
+                                measured[which].setdefault(step, []).append(measure(argv[which][step], env))
+                        if step == "upgrade --wait, one value changed" and n == largest and round_ == 0:
+                            tool_lines = tools_at_scale(kubeconfig, env, n, kubectl_calls)
+                figures = {which: {step: Measure.median(runs) for step, runs in steps.items()}
+                           for which, steps in measured.items()}
                 rows = [
                     ("objects rendered", counts[OURS][0], counts[THEIRS][0], "objects"),
                     ("bytes rendered", counts[OURS][1] / 1024, counts[THEIRS][1] / 1024, "KiB"),
                 ]
                 for step in STEPS:
                     o, t = figures[OURS][step], figures[THEIRS][step]
-                    label = f"helm {step}" + (f" (median of {TEMPLATE_RUNS})" if step == "template" else "")
+                    label = f"helm {step}" + (f" (median of {TEMPLATE_RUNS * rounds})" if step == "template" else "")
                     rows += [
                         (label, o.seconds, t.seconds, "s"),
                         ("  helm CPU", o.cpu, t.cpu, "s"),

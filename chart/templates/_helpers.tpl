@@ -39,6 +39,16 @@ time); the schema's uniqueItems already refuses a namespace listed twice.
 {{- toJson (without .Values.targetNamespaces (include "wandb-launch.agentNamespace" .)) -}}
 {{- end -}}
 
+{{/*
+"true" when a YAML plain scalar would not read back as the same string for one of the
+target namespaces (a name such as 123, yes or 1e3): then the per-target templates quote
+every namespace. Otherwise they write them bare, 4,000 quote characters fewer at 1,000
+targets (one toYaml of the list decides, not one quote per namespace).
+*/}}
+{{- define "wandb-launch.quoteTargets" -}}
+{{- if contains "\"" (toYaml .Values.targetNamespaces) }}true{{ end -}}
+{{- end -}}
+
 {{/* A list of namespaces for a person to read: all of them up to five, else the first five and how many in all. */}}
 {{- define "wandb-launch.fewNamespaces" -}}
 {{- if le (len .) 5 -}}

@@ -14,6 +14,7 @@ commit that made it, or name the difference below.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -124,3 +125,18 @@ def test_scale_scenarios_render_the_same_objects(chart_before: Path, tmp_path: P
     assert in_default and all("checkov.io/skip21" in d["metadata"].get("annotations", {}) for d in in_default)
     elsewhere = [d for d in yaml.safe_load_all(now) if d and d["metadata"].get("namespace", "default") != "default"]
     assert not [d for d in elsewhere if "checkov.io/skip21" in d["metadata"].get("annotations", {})]
+
+
+def test_targets_that_look_like_numbers_or_booleans_stay_strings() -> None:
+    """Namespaces written bare save bytes at 1,000 targets; one that YAML would read as a
+    number or a boolean makes the per-target templates quote them all."""
+    targets = ["123", "yes", "1e3", "team-a"]
+    text = helm_template_of(CHART, *KEY, "--set", "launchConfig.queues={q}", "--set-json",
+                            f"targetNamespaces={json.dumps(targets)}")
+    per_target = [d for d in yaml.safe_load_all(text) if d and d["kind"] in PER_TARGET_KINDS
+                  and d["metadata"]["namespace"] != RELEASE_NAMESPACE]
+    assert len(per_target) == 2 * len(targets)
+    assert sorted({d["metadata"]["namespace"] for d in per_target}) == sorted(targets)
+    bare = helm_template_of(CHART, *KEY, "--set", "launchConfig.queues={q}", "--set-json",
+                            'targetNamespaces=["team-a", "team-b"]')
+    assert "namespace: team-a\n" in bare and '"team-a"' not in bare

@@ -354,7 +354,9 @@ class AgentPodProcess:
         lines += ['mkdir -p "$root/proc" "$root/dev" "$root/sys"',
                   'mount --bind /proc "$root/proc"', 'mount --rbind /dev "$root/dev"', 'mount --rbind /sys "$root/sys"']
         protected = [m.target for m in host]
-        for mount in host + volumes:
+        # Shallow targets first, so a host path under a pod volume (the agent venv in a tools
+        # cache under /tmp or a HOME) is bound on top of that volume, not hidden by it.
+        for mount in sorted(host + volumes, key=lambda m: m.target.rstrip("/").count("/")):
             if mount in volumes and any(mount.target == p or mount.target.startswith(p.rstrip("/") + "/") for p in protected):
                 raise PodHarnessError(f"mountPath {mount.target} lies in this machine's {mount.target} (read-only here)")
             target = f'"$root"{q(mount.target)}'

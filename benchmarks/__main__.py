@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sizes", default="10,100,1000", help="target namespaces of the scale benchmark (comma-separated)"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="rounds of the scale benchmark's cluster steps (install, upgrades, uninstall), each chart first in turn; median",
+    )
     args = parser.parse_args(argv)
     if args.only in (None, "cold-start"):
         cold_start.main(repeat=args.repeat)
@@ -29,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         verify_rbac.main(namespaces=args.namespaces, kubectl_calls=args.kubectl_calls)
     if args.only in (None, "scale"):
         print()
-        scale.main(sizes=[int(n) for n in args.sizes.split(",")], kubectl_calls=args.kubectl_calls or 200)
+        scale.main(sizes=[int(n) for n in args.sizes.split(",")], kubectl_calls=args.kubectl_calls or 200, rounds=args.rounds)
     return 0
 
 

@@ -5,9 +5,11 @@ uninstall`; wall time, helm's CPU time and peak memory (of the helm process, fro
 Then, at the largest size, `wandb-launch verify` and `status` next to the same answers
 asked with kubectl, one call per question.
 
-The cluster is $KUBECONFIG when set, else a local control plane started here, which has
-no nodes: a Deployment never becomes ready, so installs run without --wait (both charts
-alike) until simulated nodes (issue 8) land.
+The cluster is $KUBECONFIG when set, else a local control plane started here with
+simulated nodes (KWOK: pods are scheduled and become Ready, no container runs), so both
+charts' installs and upgrades run with --wait: they return once the agent's Deployment is
+Available (ours with RollingUpdate, theirs with Recreate). The machine's load average is
+printed with each size: wall times on a shared machine move with it, CPU times less.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.common import CLI, REPO, tool
-from benchmarks.verify_rbac import cluster, kubectl_loop
+from benchmarks.verify_rbac import kubectl_loop
 from tests.paths import OFFICIAL_CHART
 
 SIZES = (10, 100, 1000)
@@ -35,6 +37,11 @@ THEIRS_NAMESPACE = "bench-theirs"
 OURS, THEIRS = "ours", "theirs"
 API_KEY = "bench-api-key-0000000000000000000000000000000000000000"
 TEMPLATE_RUNS = 3
+# install and upgrade wait for the agent's rollout on both sides.
+WAIT = ("--wait", "--timeout", "15m")
+# Simulated nodes of the benchmark's own control plane (the agent pods of both charts fit on one).
+NODES = 2
+STEPS = ("template", "install --wait", "upgrade --wait, no change", "upgrade --wait, one value changed", "uninstall")
 
 
 @dataclass
@@ -134,6 +141,23 @@ def objects(text: str) -> int:
 
 
 @contextlib.contextmanager
+def cluster() -> Iterator[Path]:
+    """$KUBECONFIG, else a local control plane with simulated nodes started here."""
+    if os.environ.get("KUBECONFIG"):
+        yield Path(os.environ["KUBECONFIG"])
+        return
+    from wandb_launch.controlplane import LocalControlPlane
+
+    with LocalControlPlane(nodes=NODES) as control_plane:
+        yield control_plane.kubeconfig
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes)."""
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+@contextlib.contextmanager
 def namespaces(kubeconfig: Path, names: list[str]) -> Iterator[None]:
     from kubernetes import client, config
 
@@ -184,13 +208,14 @@ def print_rows(title: str, rows: list[tuple[str, float, float, str]]) -> None:
         print(f"  {label + ' (' + unit + ')':44} {fmt.format(ours)} {fmt.format(theirs)} {ratio:11.2f}x")
 
 
-def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200) -> None:
+def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200, rounds: int = 1) -> None:
     if not (OFFICIAL_CHART / "Chart.yaml").is_file():
         raise SystemExit(f"benchmarks: the official chart is not at {OFFICIAL_CHART}; set WANDB_LAUNCH_REFERENCE")
     helm = tool("helm")
     largest = max(sizes)
     print(f"Scale: ours vs W&B's launch-agent 0.13.12, {', '.join(map(str, sizes))} target namespaces (helm {helm})")
-    print("Installs without --wait: the local control plane has no nodes, so no Deployment becomes ready.")
+    print(f"install and upgrade with {' '.join(WAIT)} on both sides; cluster steps: median of {rounds} round(s); "
+          f"CPUs: {os.cpu_count()}, load average: {load()}")
     with tempfile.TemporaryDirectory() as tmp, cluster() as kubeconfig:
         workdir = Path(tmp)
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
@@ -198,39 +223,50 @@ def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200) -> None:
         with namespaces(kubeconfig, [OURS_NAMESPACE, THEIRS_NAMESPACE, *targets(largest)]):
             for n in sizes:
                 args = values_files(workdir, n)
-                figures: dict[str, dict[str, Measure]] = {OURS: {}, THEIRS: {}}
                 counts: dict[str, tuple[int, int]] = {}
+                argv: dict[str, dict[str, list[str]]] = {}
                 for which in (OURS, THEIRS):
                     chart, ns = chart_of(which), namespace_of(which)
                     base, changed = args[which]
                     release = f"bench-{which}"
-                    runs = [measure([helm, "template", release, chart, "-n", ns, *base]) for _ in range(TEMPLATE_RUNS)]
-                    figures[which]["template"] = Measure.median(runs)
-                    counts[which] = (objects(runs[-1].out), len(runs[-1].out.encode()))
-                    figures[which]["install"] = measure([helm, "install", release, chart, "-n", ns, *base], env)
-                    figures[which]["upgrade, no change"] = measure(
-                        [helm, "upgrade", release, chart, "-n", ns, *base], env
-                    )
-                    figures[which]["upgrade, one value changed"] = measure(
-                        [helm, "upgrade", release, chart, "-n", ns, *changed], env
-                    )
-                    if n == largest and which == OURS:
-                        tool_lines = tools_at_scale(kubeconfig, env, n, kubectl_calls)
-                    figures[which]["uninstall"] = measure([helm, "uninstall", release, "-n", ns], env)
+                    argv[which] = {
+                        "template": [helm, "template", release, chart, "-n", ns, *base],
+                        "install --wait": [helm, "install", release, chart, "-n", ns, *base, *WAIT],
+                        "upgrade --wait, no change": [helm, "upgrade", release, chart, "-n", ns, *base, *WAIT],
+                        "upgrade --wait, one value changed": [helm, "upgrade", release, chart, "-n", ns, *changed, *WAIT],
+                        "uninstall": [helm, "uninstall", release, "-n", ns],
+                    }
+                # Step by step, both charts each time, the first of the two alternating from step
+                # to step and from round to round: a busy moment of the shared machine, or the
+                # cluster's own work after the previous step, falls on both sides alike.
+                measured: dict[str, dict[str, list[Measure]]] = {OURS: {}, THEIRS: {}}
+                for round_ in range(rounds):
+                    for index, step in enumerate(STEPS):
+                        for which in (OURS, THEIRS) if (index + round_) % 2 == 0 else (THEIRS, OURS):
+                            if step == "template":
+                                runs = [measure(argv[which][step]) for _ in range(TEMPLATE_RUNS)]
+                                measured[which].setdefault(step, []).extend(runs)
+                                counts[which] = (objects(runs[-1].out), len(runs[-1].out.encode()))
+                            else:
+                                measured[which].setdefault(step, []).append(measure(argv[which][step], env))
+                        if step == "upgrade --wait, one value changed" and n == largest and round_ == 0:
+                            tool_lines = tools_at_scale(kubeconfig, env, n, kubectl_calls)
+                figures = {which: {step: Measure.median(runs) for step, runs in steps.items()}
+                           for which, steps in measured.items()}
                 rows = [
                     ("objects rendered", counts[OURS][0], counts[THEIRS][0], "objects"),
                     ("bytes rendered", counts[OURS][1] / 1024, counts[THEIRS][1] / 1024, "KiB"),
                 ]
-                for step in ("template", "install", "upgrade, no change", "upgrade, one value changed", "uninstall"):
+                for step in STEPS:
                     o, t = figures[OURS][step], figures[THEIRS][step]
-                    label = f"helm {step}" + (f" (median of {TEMPLATE_RUNS})" if step == "template" else "")
+                    label = f"helm {step}" + (f" (median of {TEMPLATE_RUNS * rounds})" if step == "template" else "")
                     rows += [
                         (label, o.seconds, t.seconds, "s"),
                         ("  helm CPU", o.cpu, t.cpu, "s"),
                         ("  helm peak memory", o.peak_mib, t.peak_mib, "MiB"),
                     ]
                 print()
-                print_rows(f"{n} target namespaces", rows)
+                print_rows(f"{n} target namespaces (load average after: {load()})", rows)
         print()
         print("\n".join(tool_lines))
 

@@ -36,16 +36,33 @@ every derived name stays distinct. (list $ "-suffix") */}}
 {{- default .Release.Namespace .Values.namespace.name -}}
 {{- end -}}
 
-{{/* Target namespaces other than the agent's own (whose objects the agent-namespace templates already make). */}}
+{{/*
+Target namespaces other than the agent's own (whose objects the agent-namespace templates
+already make), as a JSON list. One pass: an append per namespace copies the list each time,
+and `uniq` compares every pair (at 1,000 targets both were a large part of the template
+time); the schema's uniqueItems already refuses a namespace listed twice.
+*/}}
 {{- define "wandb-launch.otherTargetNamespaces" -}}
-{{- $agentNs := include "wandb-launch.agentNamespace" . -}}
-{{- $others := list -}}
-{{- range .Values.targetNamespaces -}}
-{{- if ne . $agentNs -}}
-{{- $others = append $others . -}}
+{{- toJson (without .Values.targetNamespaces (include "wandb-launch.agentNamespace" .)) -}}
 {{- end -}}
+
+{{/*
+"true" when a YAML plain scalar would not read back as the same string for one of the
+target namespaces (a name such as 123, yes or 1e3): then the per-target templates quote
+every namespace. Otherwise they write them bare, 4,000 quote characters fewer at 1,000
+targets (one toYaml of the list decides, not one quote per namespace).
+*/}}
+{{- define "wandb-launch.quoteTargets" -}}
+{{- if contains "\"" (toYaml .Values.targetNamespaces) }}true{{ end -}}
 {{- end -}}
-{{- toJson (uniq $others) -}}
+
+{{/* A list of namespaces for a person to read: all of them up to five, else the first five and how many in all. */}}
+{{- define "wandb-launch.fewNamespaces" -}}
+{{- if le (len .) 5 -}}
+{{- join ", " . -}}
+{{- else -}}
+{{- join ", " (slice . 0 5) }}, ... ({{ len . }} in all)
+{{- end -}}
 {{- end -}}
 
 {{/* "true" when the agent namespace is also a target namespace. */}}
@@ -233,6 +250,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: wandb-launch
 {{- end -}}
 
+{{/*
+Labels of the objects made once per target namespace (its RoleBinding, its Role without
+rbac.useClusterRole, its API-key secret): the selector labels, which the plugin and `kubectl
+-l` select a release's objects by. Helm itself adds app.kubernetes.io/managed-by to every
+object it applies. Not the chart and app versions: they would make every chart upgrade
+rewrite every target's objects, and with 1,000 targets these labels were a third of what
+the chart renders.
+*/}}
+{{- define "wandb-launch.targetLabels" -}}
+{{ include "wandb-launch.selectorLabels" . }}
+{{- end -}}
+
 {{/* The agent image: digest wins over tag; the tag defaults to appVersion. */}}
 {{- define "wandb-launch.image" -}}
 {{- if .Values.image.digest -}}
@@ -318,13 +347,23 @@ RBAC rules: the lists of files/agent-rbac.yaml, the one record of the agent's AP
 {{- .Files.Get "files/agent-rbac.yaml" -}}
 {{- end -}}
 
+{{/*
+A list of rules in flow style, one JSON rule per line (JSON is YAML): a fifth of the block
+style's bytes, and a Role is rendered in every target namespace without rbac.useClusterRole.
+*/}}
+{{- define "wandb-launch.flowRules" -}}
+{{- range . }}
+- {{ toJson . }}
+{{- end }}
+{{- end -}}
+
 {{- define "wandb-launch.rules.target" -}}
-{{- (include "wandb-launch.agentRbac" . | fromYaml).target | toYaml -}}
+{{- include "wandb-launch.flowRules" (include "wandb-launch.agentRbac" . | fromYaml).target -}}
 {{- end -}}
 
 {{/* Only in the agent's own namespace, with the kaniko builder: its build Jobs live there. */}}
 {{- define "wandb-launch.rules.agentNamespace" -}}
-{{- (include "wandb-launch.agentRbac" . | fromYaml).agentNamespace | toYaml -}}
+{{- include "wandb-launch.flowRules" (include "wandb-launch.agentRbac" . | fromYaml).agentNamespace -}}
 {{- end -}}
 
 {{/* "true" when the agent builds images with kaniko (the builder type of the rendered launch config). */}}
@@ -338,27 +377,25 @@ RBAC rules: the lists of files/agent-rbac.yaml, the one record of the agent's AP
 {{- end -}}
 
 {{- define "wandb-launch.rules.additionalServices" -}}
-{{- (include "wandb-launch.agentRbac" . | fromYaml).additionalServices | toYaml -}}
+{{- include "wandb-launch.flowRules" (include "wandb-launch.agentRbac" . | fromYaml).additionalServices -}}
 {{- end -}}
 
 {{/* Everything a target namespace grants: the base needs, additional services, extra rules. */}}
 {{- define "wandb-launch.rules.targetAll" -}}
-{{ include "wandb-launch.rules.target" . }}
+{{- include "wandb-launch.rules.target" . }}
 {{- if .Values.rbac.additionalServices }}
-{{ include "wandb-launch.rules.additionalServices" . }}
+{{- include "wandb-launch.rules.additionalServices" . }}
 {{- end }}
-{{- with .Values.rbac.extraRules }}
-{{ toYaml . }}
-{{- end }}
+{{- include "wandb-launch.flowRules" .Values.rbac.extraRules }}
 {{- end -}}
 
 {{/* The agent namespace's Role: what kaniko builds need, and a target's rules when it is a target too. */}}
 {{- define "wandb-launch.rules.agentAll" -}}
 {{- if include "wandb-launch.agentNamespaceIsTarget" . }}
-{{ include "wandb-launch.rules.targetAll" . }}
+{{- include "wandb-launch.rules.targetAll" . }}
 {{- end }}
 {{- if include "wandb-launch.kanikoBuilds" . }}
-{{ include "wandb-launch.rules.agentNamespace" . }}
+{{- include "wandb-launch.rules.agentNamespace" . }}
 {{- end }}
 {{- end -}}
 

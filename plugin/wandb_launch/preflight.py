@@ -8,6 +8,10 @@
   refused (helm would fail half-way); when the policy will be rendered, the caller must be
   allowed to create it and its binding (cluster-scoped), else refused with the way out;
   `auto` on a cluster without the API gets a note on what that costs.
+- rbac.useClusterRole (the default): the chart makes one ClusterRole, bound only in the
+  targets. Creating a ClusterRole needs `create` on clusterroles and, by the API server's
+  escalation check, either `escalate` on them or every right of the role cluster-wide; a
+  caller without that is refused with the way out (a Role per target).
 """
 
 from __future__ import annotations
@@ -32,14 +36,18 @@ def serves_policy_api(api: Any) -> bool:
     return any(r.get("name") == POLICY_RESOURCES[0] for r in answer.get("resources") or [])
 
 
-def may_create(api: Any, group: str, resource: str) -> bool:
+def may_create(api: Any, group: str, resource: str, verb: str = "create") -> bool:
     """The caller's own rights (SelfSubjectAccessReview), cluster-scoped."""
     from wandb_launch import kube
 
+    plural, _, subresource = resource.partition("/")
+    attributes = {"group": group, "resource": plural, "verb": verb}
+    if subresource:
+        attributes["subresource"] = subresource
     body = {
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SelfSubjectAccessReview",
-        "spec": {"resourceAttributes": {"group": group, "resource": resource, "verb": "create"}},
+        "spec": {"resourceAttributes": attributes},
     }
     status, answer, _ = kube.request(api, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
     return status == 201 and bool((answer or {}).get("status", {}).get("allowed"))
@@ -117,6 +125,53 @@ def target_pod_security_warnings(
     return warnings
 
 
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def cluster_role_rules(values: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(group, resource, verb) of every right the chart's ClusterRole holds, from the chart's
+    files/agent-rbac.yaml and the values (additional services, extra rules)."""
+    from wandb_launch.chartfiles import agent_needs
+
+    rbac = values.get("rbac") or {}
+    needs = agent_needs()
+    rules = [(n.group, n.resource, v) for n in needs.target_namespace for v in n.verbs]
+    if rbac.get("additionalServices"):
+        rules += [(n.group, n.resource, v) for n in needs.additional_services for v in n.verbs]
+    for rule in rbac.get("extraRules") or []:
+        rules += [(g, r, v) for g in rule.get("apiGroups") or [""] for r in rule.get("resources") or []
+                  for v in rule.get("verbs") or []]
+    return rules
+
+
+def cluster_role_refusal(api: Any, values: Mapping[str, Any], agent_namespace: str) -> InputError | None:
+    """Why the caller cannot create the chart's ClusterRole, or None (also when none is rendered)."""
+    rbac = values.get("rbac") or {}
+    targets = list(values.get("targetNamespaces") or ["default"])
+    # The chart's defaults: rbac.create and rbac.useClusterRole are true (chart/values.yaml).
+    if not rbac.get("create", True) or not rbac.get("useClusterRole", True):
+        return None
+    if not [t for t in targets if t != agent_namespace]:
+        return None  # no target besides the agent namespace: no ClusterRole
+    fix = ("install as a cluster admin, or set rbac.useClusterRole=false (a Role and RoleBinding in each target "
+           "namespace, which rights in the targets suffice for)")
+    if not may_create(api, RBAC_GROUP, "clusterroles"):
+        return InputError("rbac.useClusterRole", "the chart makes a ClusterRole (bound only in the target namespaces) "
+                          "and you may not create clusterroles", fix)
+    if may_create(api, RBAC_GROUP, "clusterroles", "escalate"):
+        return None
+    missing = [rule for rule in dict.fromkeys(cluster_role_rules(values)) if not may_create(api, rule[0], rule[1], rule[2])]
+    if missing:
+        group, resource, verb = missing[0]
+        return InputError(
+            "rbac.useClusterRole",
+            f"the API server lets you create a ClusterRole only with rights you hold cluster-wide (or `escalate` on "
+            f"clusterroles), and you may not {verb} {resource}{'.' + group if group else ''} in every namespace",
+            fix,
+        )
+    return None
+
+
 def check(api: Any, values: Mapping[str, Any], launch_config: Mapping[str, Any], names: Any) -> list[str]:
     """Warnings to show before helm runs; InputError for what would make helm fail."""
     targets = list(values.get("targetNamespaces") or ["default"])
@@ -130,4 +185,7 @@ def check(api: Any, values: Mapping[str, Any], launch_config: Mapping[str, Any],
     _, note = policy_outcome(mode, served, allowed or not will_render)
     if note:
         warnings.append(note)
+    refused = cluster_role_refusal(api, values, names.agent_namespace)
+    if refused is not None:
+        raise refused
     return warnings

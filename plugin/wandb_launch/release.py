@@ -12,6 +12,9 @@ from wandb_launch.simulated import simulated_nodes
 
 # Warnings older than this are history, not status.
 EVENT_LIMIT = 10
+# Up to this many namespaces, Warning events are listed namespace by namespace (less to read
+# on a busy cluster); beyond, with one cluster-wide list when the caller may.
+PER_NAMESPACE_EVENT_LISTS = 5
 
 
 def rendered(helm: Any, ref: ClusterRef) -> ChartOutput:
@@ -126,30 +129,47 @@ def agent_runs(api: Any, names: Names, targets: list[str]) -> dict[str, Any]:
         return {"runs": [], "orphanedPods": [], "runsError": f"{e}: ask for list rights on jobs, pods and events there"}
 
 
-def warning_events(core: Any, namespaces: list[str]) -> list[dict[str, Any]]:
-    """The newest Warning events of these namespaces (Pod Security and RBAC denials show here)."""
+def _warning_event_items(core: Any, namespaces: list[str]) -> list[Any]:
+    """Warning events of these namespaces: beyond a few namespaces one cluster-wide list
+    (filtered by the server to type=Warning, then to these namespaces here) when the caller
+    may, else one list per namespace (1,001 requests for 1,000 targets)."""
     from kubernetes.client import ApiException
 
-    found = []
-    for ns in dict.fromkeys(namespaces):
+    wanted = list(dict.fromkeys(namespaces))
+    if len(wanted) > PER_NAMESPACE_EVENT_LISTS:
         try:
-            items = core.list_namespaced_event(ns, field_selector="type=Warning").items
+            items = core.list_event_for_all_namespaces(field_selector="type=Warning").items
+            keep = set(wanted)
+            return [e for e in items if e.metadata.namespace in keep]
+        except ApiException as e:
+            if e.status != 403:
+                raise
+    items = []
+    for ns in wanted:
+        try:
+            items += core.list_namespaced_event(ns, field_selector="type=Warning").items
         except ApiException:
             continue
-        for e in items:
-            when = e.last_timestamp or e.event_time or e.metadata.creation_timestamp
-            obj = e.involved_object
-            found.append(
-                {
-                    "time": when.isoformat() if when else "",
-                    "namespace": ns,
-                    "object": f"{(obj.kind or '').lower()}/{obj.name}",
-                    "reason": e.reason,
-                    "count": e.count or 1,
-                    "message": " ".join((e.message or "").split()),
-                    "kind": classify(e.reason or "", e.message or ""),
-                }
-            )
+    return items
+
+
+def warning_events(core: Any, namespaces: list[str]) -> list[dict[str, Any]]:
+    """The newest Warning events of these namespaces (Pod Security and RBAC denials show here)."""
+    found = []
+    for e in _warning_event_items(core, namespaces):
+        when = e.last_timestamp or e.event_time or e.metadata.creation_timestamp
+        obj = e.involved_object
+        found.append(
+            {
+                "time": when.isoformat() if when else "",
+                "namespace": e.metadata.namespace,
+                "object": f"{(obj.kind or '').lower()}/{obj.name}",
+                "reason": e.reason,
+                "count": e.count or 1,
+                "message": " ".join((e.message or "").split()),
+                "kind": classify(e.reason or "", e.message or ""),
+            }
+        )
     found.sort(key=lambda e: e["time"], reverse=True)
     return found[:EVENT_LIMIT]
 

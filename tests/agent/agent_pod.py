@@ -303,6 +303,8 @@ class AgentPodProcess:
         self.resolver = PodResolver(core, pod, api_server)
         (self.container,) = [c for c in pod.spec.containers if c.name == container]
         self.log_path = workdir / "agent.log"
+        # The user name the API server gives the process's requests (its token's service account).
+        self.user = f"system:serviceaccount:{pod.metadata.namespace}:{pod.spec.service_account_name}"
         self._process: subprocess.Popen[bytes] | None = None
 
     # -- the pod's filesystem ------------------------------------------------------------

@@ -95,6 +95,15 @@ def _wait(condition, what: str, timeout: float = 90.0) -> Any:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def agent_as_pod(cluster, admin, namespace: str, deployment: str, workdir: Path, venv: Path) -> AgentPodProcess:
+    """The SDK's agent of `venv`, ready to start as the Running, Ready pod of the Deployment
+    (`user` is the name the API server gives its requests)."""
+    core, apps = kubernetes.client.CoreV1Api(admin), kubernetes.client.AppsV1Api(admin)
+    pod = find_agent_pod(core, apps, namespace, deployment)
+    host, _, port = cluster.details["server"].removeprefix("https://").partition(":")
+    return AgentPodProcess(core, pod, venv=venv, workdir=workdir, api_server=(host, int(port)))
+
+
 @contextlib.contextmanager
 def agent_in_the_loop(
     cluster, admin, workdir: Path, venv: Path, *, targets: dict[str, str | None], others: dict[str, str | None],
@@ -126,12 +135,8 @@ def agent_in_the_loop(
                          "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": f"/nonexistent/{volume}"}},
             })
         release.helm("install", name, str(CHART), *args, "--wait", "--timeout", "90s")
-        core, apps = kubernetes.client.CoreV1Api(admin), kubernetes.client.AppsV1Api(admin)
-        pod = find_agent_pod(core, apps, agent_namespace, release.deployment)
-        host, _, port = cluster.details["server"].removeprefix("https://").partition(":")
-        agent = AgentPodProcess(core, pod, venv=venv, workdir=workdir, api_server=(host, int(port)))
-        loop = AgentInTheLoop(release, fake, agent, f"system:serviceaccount:{agent_namespace}:{pod.spec.service_account_name}",
-                              cluster.audit_log, namespaces)
+        agent = agent_as_pod(cluster, admin, agent_namespace, release.deployment, workdir, venv)
+        loop = AgentInTheLoop(release, fake, agent, agent.user, cluster.audit_log, namespaces)
         agent.start()
         loop.started_at = time.time()
         agent.wait_for(lambda: "polling on queues" in agent.log(), "the agent to poll its queue", timeout=60)

@@ -70,3 +70,21 @@ def test_notes(probe_chart: Path, values_file: Path) -> None:
         assert f"kubectl auth can-i create jobs.batch -n {target} --as system:serviceaccount:{ns}:" in notes
     assert ("helm test " + RELEASE in notes) == values["tests"]["enabled"]
     assert "Target namespaces must exist already" in notes
+
+
+def test_notes_stay_short_with_many_targets(probe_chart: Path, tmp_path: Path) -> None:
+    """1,000 targets: five of each kind of line, then how many in all and the one command that
+    checks every target (not a thousand `kubectl auth can-i` lines)."""
+    targets = [f"team-{i:04d}" for i in range(1000)]
+    values = tmp_path / "many.yaml"
+    values.write_text(yaml.safe_dump({"targetNamespaces": targets, "apiKey": {"value": "k"},
+                                      "launchConfig": {"queues": ["q"]}, "namespace": {"name": "agents"}}))
+    result = run_helm("template", RELEASE, str(probe_chart), "--namespace", "default", "--kube-version", "v1.36.3",
+                      "--show-only", "templates/notes-probe.yaml", "-f", str(values))
+    assert result.returncode == 0, result.stderr
+    notes = yaml.safe_load(result.stdout)["data"]["notes"]
+    assert len(notes.splitlines()) < 40
+    assert "Target namespaces: team-0000, team-0001, team-0002, team-0003, team-0004, ... (1000 in all)" in notes
+    assert "in agents, team-0000, team-0001, team-0002, team-0003, ... (1001 in all)" in notes
+    assert notes.count("kubectl auth can-i create jobs.batch") == 5
+    assert f"wandb-launch verify --release {RELEASE} -n default    # every right in all 1000 target namespaces" in notes

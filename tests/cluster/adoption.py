@@ -1,14 +1,15 @@
 """Helpers of the adoption tests: the old agents (W&B's launch-agent chart installed with
-helm, the guide's manifests applied through the API), a stand-in for the kubelet that
-marks pods ready, and what is left of an old agent afterwards."""
+helm, the guide's manifests applied through the API), `adopt` run on them, and what is left
+of an old agent afterwards. An `--apply` needs our agent's pod to become Ready, so the tests
+that switch run on simulated nodes (tests/nodes, tests/agent); the plain control plane has
+no node, and there the switch is seen to roll back."""
 
 from __future__ import annotations
 
-import datetime
+import json
 import re
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import kubernetes.client
@@ -17,7 +18,10 @@ import pytest
 import yaml
 from kubernetes.client.rest import ApiException
 
+from ..clirun import Outcome, run_cli
 from ..paths import GUIDE, OFFICIAL_CHART
+from .kube import create_namespace, delete_namespace, unique_name, until_empty
+from .release import HELM_NAMESPACE
 
 
 def require_reference() -> None:
@@ -107,60 +111,6 @@ def secret_data(admin: kubernetes.client.ApiClient, namespace: str, name: str) -
     return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
 
 
-# --- a stand-in for the kubelet ---------------------------------------------------------------
-
-
-@contextmanager
-def pods_marked_ready(admin: kubernetes.client.ApiClient, namespaces: list[str]) -> Iterator[list[str]]:
-    """Mark every new pod of these namespaces Running and Ready through the status
-    subresource, as an admin, standing in for the kubelet the local control plane lacks (the
-    simulated nodes of issue 8 will do this). Yields the names of the pods it marked."""
-    core = kubernetes.client.CoreV1Api(admin)
-    stop = threading.Event()
-    marked: list[str] = []
-
-    def mark() -> None:
-        while not stop.wait(0.3):
-            for ns in namespaces:
-                for pod in core.list_namespaced_pod(ns).items:
-                    if pod.status.phase == "Running" or pod.metadata.deletion_timestamp:
-                        continue
-                    now = datetime.datetime.now(datetime.timezone.utc).isoformat()
-                    status = {
-                        "phase": "Running",
-                        "conditions": [
-                            {"type": t, "status": "True", "lastTransitionTime": now}
-                            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
-                        ],
-                        "containerStatuses": [
-                            {
-                                "name": c.name,
-                                "image": c.image,
-                                "imageID": "",
-                                "ready": True,
-                                "started": True,
-                                "restartCount": 0,
-                                "state": {"running": {"startedAt": now}},
-                            }
-                            for c in pod.spec.containers
-                        ],
-                    }
-                    try:
-                        core.patch_namespaced_pod_status(pod.metadata.name, ns, {"status": status})
-                        marked.append(pod.metadata.name)
-                    except ApiException as error:
-                        if error.status != 404:
-                            raise
-
-    thread = threading.Thread(target=mark, daemon=True)
-    thread.start()
-    try:
-        yield marked
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-
-
 # --- what is left -------------------------------------------------------------------------
 
 
@@ -210,3 +160,140 @@ def owned_pods_and_replica_sets(
                 ):
                     refs.append({"kind": "Pod", "namespace": namespace, "name": pod.metadata.name})
     return refs
+
+
+# --- the old agents -----------------------------------------------------------------------
+
+
+class OfficialRelease:
+    """A release of the official chart in an agent namespace of its own (made here: the chart
+    does not create it), its release record in that namespace."""
+
+    def __init__(self, cluster: Any, admin: kubernetes.client.ApiClient) -> None:
+        self.cluster, self.admin = cluster, admin
+        self.name = unique_name("la")
+        self.namespace = create_namespace(admin, unique_name("official"), "baseline")
+        self.ours = unique_name("adopted")
+        self.namespaces = [self.namespace]
+
+    def install(self, *args: str) -> None:
+        self.cluster.helm(
+            "install", self.name, str(OFFICIAL_CHART), "-n", self.namespace, "--set", f"namespace={self.namespace}", *args
+        )
+
+    def manifest_refs(self) -> list[dict[str, str]]:
+        text = self.cluster.helm("get", "manifest", self.name, "-n", self.namespace).stdout
+        refs = []
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                scoped = doc["kind"] not in ("ClusterRole", "ClusterRoleBinding")
+                refs.append(
+                    {
+                        "kind": doc["kind"],
+                        "namespace": doc["metadata"].get("namespace", self.namespace) if scoped else "",
+                        "name": doc["metadata"]["name"],
+                    }
+                )
+        return refs
+
+    def adopt(self, *args: str) -> Outcome:
+        return run_cli(
+            "adopt", "--from-release", self.name, "--from-namespace", self.namespace,
+            "--kubeconfig", str(self.cluster.kubeconfig), "-n", HELM_NAMESPACE, "--release", self.ours, *args,
+        )
+
+    def our_deployment(self) -> Any:
+        (deployment,) = (
+            kubernetes.client.AppsV1Api(self.admin)
+            .list_namespaced_deployment(self.namespace, label_selector=f"app.kubernetes.io/instance={self.ours}")
+            .items
+        )
+        return deployment
+
+    def switch(self, values_out: Path, *args: str) -> dict[str, Any]:
+        """`adopt --apply` (our agent's pod becomes Ready on a simulated node), then check that
+        nothing of the old release is left: its objects, its agent's ReplicaSet and pod, its
+        record. Returns the JSON report, with the command's whole output under "output"."""
+        old_pods = owned_pods_and_replica_sets(self.admin, self.namespace, f"launch-agent-{self.name}")
+        assert old_pods, "the official chart's agent has no pod to replace"
+        old = self.manifest_refs()
+        result = self.adopt(
+            "--values-out", str(values_out), "--apply", "--settle", "2", "--timeout", "90s", "-o", "json", *args
+        )
+        assert result.code == 0, result.err
+        report = json.loads(result.out)
+        assert report["switch"]["leftovers"] == []
+        # A secret whose name the SDK fixes was made again (the test checks it).
+        remade = report["switch"]["remade"]
+        old = [r for r in old if f"{r['kind']} {r['namespace']}/{r['name']}" not in remade]
+        until_empty(lambda: existing(self.admin, old + old_pods), f"objects of release {self.name}")
+        listed = self.cluster.helm("list", "-n", self.namespace, "-q").stdout.split()
+        assert self.name not in listed
+        report["output"] = result.out + result.err
+        return report
+
+    def cleanup(self) -> None:
+        self.cluster.helm("uninstall", self.name, "-n", self.namespace, check=False)
+        self.cluster.helm("uninstall", self.ours, "-n", HELM_NAMESPACE, check=False)
+        for ns in self.namespaces:
+            delete_namespace(self.admin, ns)
+
+
+class GuideAgent:
+    """The guide's manifests applied through the API server (moved to a namespace of their own,
+    `target` for its TODO training namespace), and the secret its `kubectl create secret` makes.
+    `edit` changes the docs before they are applied (a user filling the guide's TODOs)."""
+
+    def __init__(
+        self, cluster: Any, admin: kubernetes.client.ApiClient, fixed: bool, api_key: str,
+        edit: Any = None,
+    ) -> None:
+        self.cluster, self.admin = cluster, admin
+        self.namespace = unique_name("guide")
+        self.target = create_namespace(admin, unique_name("guide-runs"), "baseline")
+        self.docs = guide_manifests(self.namespace, self.target, fixed)
+        if edit is not None:
+            edit(self.docs)
+        apply(admin, self.docs)
+        # The guide's `kubectl create secret generic wandb-api-key --from-literal=password=...`.
+        create_secret(admin, self.namespace, "wandb-api-key", {"password": api_key})
+        self.release = unique_name("adopted")
+
+    def adopt(self, *args: str) -> Outcome:
+        return run_cli(
+            "adopt", "--from-deployment", f"{self.namespace}/launch-agent",
+            "--kubeconfig", str(self.cluster.kubeconfig), "-n", HELM_NAMESPACE, "--release", self.release, *args,
+        )
+
+    def refs(self, kind: str | None = None) -> list[dict[str, str]]:
+        return [
+            {"kind": d["kind"], "namespace": d["metadata"].get("namespace", ""), "name": d["metadata"]["name"]}
+            for d in self.docs
+            if kind is None or d["kind"] == kind
+        ]
+
+    def cleanup(self) -> None:
+        self.cluster.helm("uninstall", self.release, "-n", HELM_NAMESPACE, check=False)
+        rbac = kubernetes.client.RbacAuthorizationV1Api(self.admin)
+        for ref in self.refs("ClusterRole"):
+            try:
+                rbac.delete_cluster_role(ref["name"])
+            except ApiException:
+                pass
+        for ns in (self.namespace, self.target):
+            delete_namespace(self.admin, ns)
+
+
+@pytest.fixture
+def official(cluster, admin) -> Iterator[Any]:
+    """official() -> a new OfficialRelease (not installed yet); removed after the test."""
+    require_reference()
+    made: list[OfficialRelease] = []
+
+    def make() -> OfficialRelease:
+        made.append(OfficialRelease(cluster, admin))
+        return made[-1]
+
+    yield make
+    for release in made:
+        release.cleanup()

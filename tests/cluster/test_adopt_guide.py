@@ -4,12 +4,11 @@ The manifests are read from the guide itself and applied through the API server;
 move them from namespace `wandb` to a namespace of their own and fill the guide's TODO
 training namespace. As written they apply, but describe an agent that cannot start
 (GUIDE_FIXES says why); `adopt` names the first problem in one line. With the fixes, adopt
-turns them into values, and --apply replaces them: afterwards only what our agent goes on
-using (the API-key secret, the service account, the namespace) is left of them.
+turns them into values and lists what --apply would remove and keep.
 
-No kubelet here: our agent's pod is marked Ready through the status subresource by the
-test, as an admin (`pods_marked_ready`), standing in for the kubelet; issue 8's simulated
-nodes will do that, and then the SDK's own agent can launch a run through the adopted release.
+The switch itself (`--apply`) needs our agent's pod to become Ready: it runs on simulated
+nodes, with the SDK's own agent launching a run through the adopted release
+(tests/agent/test_adopted.py).
 """
 
 from __future__ import annotations
@@ -23,75 +22,14 @@ import kubernetes.client
 import pytest
 import yaml
 
-from ..clirun import Outcome, one_line_error, run_cli
-from .adoption import (
-    GUIDE_FIXES,
-    apply,
-    create_secret,
-    existing,
-    guide_manifests,
-    owned_pods_and_replica_sets,
-    pods_marked_ready,
-    require_reference,
-)
-from .kube import (
-    can_i,
-    create_namespace,
-    delete_namespace,
-    service_account_client,
-    unique_name,
-    until_empty,
-)
-from .release import HELM_NAMESPACE
+from ..clirun import one_line_error, run_cli
+from .adoption import GUIDE_FIXES, GuideAgent, create_secret, existing, require_reference
+from .kube import create_namespace, delete_namespace, unique_name
 
 pytestmark = pytest.mark.cluster
 
 API_KEY = "guide-test-api-key-0000000000000000000000000000000000"
 DESTINATION = "us-central1-docker.pkg.dev/my-project/launch-images/runs"
-
-
-class GuideAgent:
-    def __init__(self, cluster: Any, admin: kubernetes.client.ApiClient, fixed: bool) -> None:
-        self.cluster, self.admin = cluster, admin
-        self.namespace = unique_name("guide")
-        self.target = create_namespace(admin, unique_name("guide-runs"), "baseline")
-        self.docs = guide_manifests(self.namespace, self.target, fixed)
-        apply(admin, self.docs)
-        # The guide's `kubectl create secret generic wandb-api-key --from-literal=password=...`.
-        create_secret(admin, self.namespace, "wandb-api-key", {"password": API_KEY})
-        self.release = unique_name("adopted")
-
-    def adopt(self, *args: str) -> Outcome:
-        return run_cli(
-            "adopt",
-            "--from-deployment",
-            f"{self.namespace}/launch-agent",
-            "--kubeconfig",
-            str(self.cluster.kubeconfig),
-            "-n",
-            HELM_NAMESPACE,
-            "--release",
-            self.release,
-            *args,
-        )
-
-    def refs(self, kind: str | None = None) -> list[dict[str, str]]:
-        return [
-            {"kind": d["kind"], "namespace": d["metadata"].get("namespace", ""), "name": d["metadata"]["name"]}
-            for d in self.docs
-            if kind is None or d["kind"] == kind
-        ]
-
-    def cleanup(self) -> None:
-        self.cluster.helm("uninstall", self.release, "-n", HELM_NAMESPACE, check=False)
-        rbac = kubernetes.client.RbacAuthorizationV1Api(self.admin)
-        for ref in self.refs("ClusterRole"):
-            try:
-                rbac.delete_cluster_role(ref["name"])
-            except kubernetes.client.ApiException:
-                pass
-        for ns in (self.namespace, self.target):
-            delete_namespace(self.admin, ns)
 
 
 @pytest.fixture
@@ -100,7 +38,7 @@ def guide_agent(cluster, admin) -> Iterator[Any]:
     made: list[GuideAgent] = []
 
     def make(fixed: bool) -> GuideAgent:
-        made.append(GuideAgent(cluster, admin, fixed))
+        made.append(GuideAgent(cluster, admin, fixed, API_KEY))
         return made[-1]
 
     yield make
@@ -132,7 +70,8 @@ def test_the_guide_as_written_applies_but_its_agent_cannot_start(guide_agent) ->
     assert len(GUIDE_FIXES) == 3
 
 
-def test_the_fixed_guide_is_adopted_and_replaced(guide_agent, cluster, admin, tmp_path: Path) -> None:
+def test_the_fixed_guide_is_adopted(guide_agent, admin, tmp_path: Path) -> None:
+    """A dry run: the values, each key's fate, and what --apply would remove or keep."""
     agent = guide_agent(fixed=True)
 
     # The guide's registry block names no whole repository (and spells image-name image_name):
@@ -184,55 +123,6 @@ def test_the_fixed_guide_is_adopted_and_replaced(guide_agent, cluster, admin, tm
     # A dry run changes nothing.
     assert len(existing(admin, agent.refs())) == len(agent.docs)
     assert API_KEY not in dry.out + dry.err + values_file.read_text()
-
-    old_pods = owned_pods_and_replica_sets(admin, agent.namespace, "launch-agent")
-    with pods_marked_ready(admin, [agent.namespace]):
-        applied = agent.adopt(
-            "-f",
-            str(overlay),
-            "--values-out",
-            str(values_file),
-            "--apply",
-            "--settle",
-            "2",
-            "--timeout",
-            "90s",
-            "-o",
-            "json",
-        )
-    assert applied.code == 0, applied.err
-    assert API_KEY not in applied.out + applied.err
-    switch = json.loads(applied.out)["switch"]
-    assert switch["leftovers"] == []
-    assert switch["twoAgentsSeconds"] < 30
-
-    removed = [
-        r
-        for r in agent.refs()
-        if actions.get(f"{r['kind']} {r['namespace'] + '/' if r['namespace'] else ''}{r['name']}") == "remove"
-    ]
-    until_empty(lambda: existing(admin, removed + old_pods), "objects of the hand-applied agent")
-    kept = [
-        {"kind": "Secret", "namespace": agent.namespace, "name": "wandb-api-key"},
-        {"kind": "ServiceAccount", "namespace": agent.namespace, "name": "wandb-launch-serviceaccount"},
-    ]
-    assert len(existing(admin, kept)) == 2
-
-    # Our agent runs as the same account, with its rights now only the chart's.
-    deployments = (
-        kubernetes.client.AppsV1Api(admin)
-        .list_namespaced_deployment(agent.namespace, label_selector=f"app.kubernetes.io/instance={agent.release}")
-        .items
-    )
-    (ours,) = deployments
-    assert ours.spec.template.spec.service_account_name == "wandb-launch-serviceaccount"
-    env = {e.name: e for e in ours.spec.template.spec.containers[0].env}
-    assert env["WANDB_API_KEY"].value_from.secret_key_ref.name == "wandb-api-key"
-    with service_account_client(admin, agent.namespace, "wandb-launch-serviceaccount") as sa:
-        for ns in (agent.namespace, agent.target):
-            assert can_i(sa, "create", "batch", "jobs", ns)
-        # The guide's ClusterRole granted update on pods; the chart does not, and it is gone.
-        assert not can_i(sa, "update", "", "pods", agent.target)
 
 
 def test_a_hand_applied_agent_with_flags_env_volumes_and_wide_rights(cluster, admin, tmp_path: Path) -> None:

@@ -298,9 +298,10 @@ def test_helm_test_check_in_cluster_mode(cluster, admin, release: Release, tmp_p
     assert {statuses[("api-key", ns)] for ns in release.target_namespaces} == {"ok"}
 
 
-def test_status_names_pod_security_denials(release: Release, admin) -> None:
+def test_status_names_pod_security_denials(release: Release, admin, monkeypatch) -> None:
     """Run and build Jobs in a namespace that enforces restricted: the Job controller's pods
-    are denied, and status names the denials from the events."""
+    are denied, and status names the denials from the events, read namespace by namespace
+    (a few targets) and with one cluster-wide list (many targets)."""
     ns = release.target_namespaces[1]
     core, batch = k8s.CoreV1Api(admin), k8s.BatchV1Api(admin)
     # The Job the agent would submit for a run (its forced securityContext has no runAsNonRoot) ...
@@ -329,6 +330,8 @@ def test_status_names_pod_security_denials(release: Release, admin) -> None:
 
         denials = eventually(denied, "status to show both Pod Security denials")
         table = release.cli("status").out
+        monkeypatch.setattr("wandb_launch.release.PER_NAMESPACE_EVENT_LISTS", 0)
+        assert set(denied()) == set(denials), "one cluster-wide list of Warning events found other denials"
     finally:
         for name in created:
             batch.delete_namespaced_job(name, ns, propagation_policy="Background")

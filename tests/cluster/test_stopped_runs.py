@@ -139,3 +139,48 @@ def test_policy_off_installs_nothing_cluster_scoped(cluster, admin, tmp_path: Pa
         release.helm("uninstall", release.name, check=False)
         for ns in (target, release.agent_namespace):
             delete_namespace(admin, ns)
+
+
+@pytest.mark.parametrize("may_create_cluster_roles", [False, True], ids=["no-create", "create-without-the-rights"])
+def test_install_is_refused_when_the_caller_may_not_create_the_cluster_role(
+    cluster, admin, tmp_path: Path, may_create_cluster_roles: bool
+) -> None:
+    """rbac.useClusterRole (the default): a caller who may not create clusterroles, or may but
+    holds the role's rights in no namespace (the API server's escalation check would refuse
+    it half-way), gets one line naming the key and the way out, before anything is applied."""
+    name = unique_name("crole")
+    target = create_namespace(admin, f"{name}-runs", "baseline")
+    values = values_file(tmp_path, f"{name}-agent", [target], stoppedRuns={"deletePods": False})
+    rules = {HELM_NAMESPACE: [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]}
+    rbac = kubernetes.client.RbacAuthorizationV1Api(admin)
+    user = f"{name}-installer"
+    try:
+        if may_create_cluster_roles:
+            rbac.create_cluster_role({"metadata": {"name": user}, "rules": [
+                {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["create"]}]})
+            rbac.create_cluster_role_binding({
+                "metadata": {"name": user},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
+                "subjects": [{"kind": "ServiceAccount", "name": user, "namespace": HELM_NAMESPACE}],
+            })
+        with limited_user(admin, cluster.kubeconfig, tmp_path, name=user, home=HELM_NAMESPACE,
+                          rules=rules) as (kubeconfig, _):
+            refused = run_cli("install", "-f", str(VALUES_DIR / "local.yaml"), "-f", str(values),
+                              "--api-key-env", API_KEY_ENV, "--kubeconfig", str(kubeconfig), "-n", HELM_NAMESPACE,
+                              "--release", name, env={API_KEY_ENV: API_KEY})
+        assert refused.code == 2
+        line = one_line_error(refused)
+        assert line.startswith("wandb-launch install: error: rbac.useClusterRole: "), line
+        if may_create_cluster_roles:
+            assert "only with rights you hold cluster-wide (or `escalate` on clusterroles)" in line, line
+        else:
+            assert "you may not create clusterroles" in line, line
+        assert "install as a cluster admin, or set rbac.useClusterRole=false" in line
+        assert cluster.helm("status", name, "-n", HELM_NAMESPACE, check=False).returncode != 0, "something was applied"
+    finally:
+        for delete in (rbac.delete_cluster_role_binding, rbac.delete_cluster_role):
+            try:
+                delete(user)
+            except kubernetes.client.ApiException:
+                pass
+        delete_namespace(admin, target)

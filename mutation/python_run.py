@@ -6,6 +6,12 @@ plugin/wandb_launch, so mutmut runs in a staging directory (build/mutate/python)
 laid out as src/wandb_launch, next to links to tests/, chart/, values/ ... of the checkout.
 The settings are [tool.mutmut] in pyproject.toml (paths are the staging layout's).
 
+The chart's in-cluster check (chart/files/helm_test_check.py, run by the `helm test` pod and
+loaded by `chartfiles` under the module name wandb_launch_chart_helm_test_check) is mutated
+too: it is staged as src/wandb_launch_chart_helm_test_check.py, so mutmut gives its mutants
+that module name, and a conftest.py at the staging root makes `chartfiles` hand out that
+(mutated) module instead of loading the chart's file.
+
 Tests that run the `wandb-launch` console script in a child process import the installed
 (unmutated) package: only in-process tests (the `cli` fixture, direct imports) can kill a
 mutant, and mutmut only runs, per mutant, the tests that called the mutated function.
@@ -29,6 +35,16 @@ LINKED = ("tests", "chart", "values", "hack", "plugin", "ct.yaml", "ct-lint")
 # mutmut's exit codes (mutmut/stats.py, 3.8.1): 1 and 3 are kills, 0 a survivor.
 STATUS = {0: "survived", 1: "killed", 3: "killed", 5: "no tests", 33: "no tests", 34: "skipped", 36: "timeout",
           24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", 37: "type check", None: "not checked"}  # fmt: skip
+
+# chartfiles' module name for the chart's files/helm_test_check.py.
+IN_CLUSTER_CHECK = "wandb_launch_chart_helm_test_check"
+_CONFTEST = f"""# Written by mutation/python_run.py: chartfiles hands out the in-cluster check mutmut mutated
+# (mutants/src/{IN_CLUSTER_CHECK}.py, first on sys.path) instead of loading the chart's copy.
+import {IN_CLUSTER_CHECK} as _in_cluster_check
+from wandb_launch import chartfiles
+
+chartfiles._load = lambda path: _in_cluster_check
+"""
 
 _SHOW = """
 import json, sys
@@ -57,6 +73,8 @@ def stage_checkout(repo: Path, stage: Path) -> None:
     shutil.copytree(repo / "plugin" / "wandb_launch", stage / "src" / "wandb_launch",
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     shutil.copy(repo / "pyproject.toml", stage / "pyproject.toml")
+    shutil.copy(repo / "chart" / "files" / "helm_test_check.py", stage / "src" / f"{IN_CLUSTER_CHECK}.py")
+    (stage / "conftest.py").write_text(_CONFTEST)
     for name in LINKED:
         (stage / name).symlink_to(repo / name)
 
@@ -162,8 +180,10 @@ def _diffs(stage: Path, env: dict[str, str], names: list[str]) -> dict[str, str]
 
 
 def _where(repo: Path, name: str, diff: str) -> str:
-    """plugin/wandb_launch/<module>.py:<line of the first removed line>, found in the checkout."""
-    path = Path("plugin", *_module(name).split(".")).with_suffix(".py")
+    """plugin/wandb_launch/<module>.py (or chart/files/helm_test_check.py):<line of the first
+    removed line>, found in the checkout."""
+    module = _module(name)
+    path = Path("chart/files/helm_test_check.py") if module == IN_CLUSTER_CHECK else Path("plugin", *module.split(".")).with_suffix(".py")
     removed = next((line[1:].strip() for line in diff.splitlines() if line.startswith("-") and line[1:].strip()), "")
     lines = (repo / path).read_text().splitlines() if (repo / path).is_file() else []
     number = next((i for i, line in enumerate(lines, 1) if removed and line.strip() == removed), 0)

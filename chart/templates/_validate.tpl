@@ -295,8 +295,9 @@ shows in the count. The loop runs only to name the bad ones. */ -}}
 {{- end -}}
 
 {{- /* RBAC */ -}}
-{{- if and (not $v.rbac.create) (or $v.rbac.extraRules $v.rbac.additionalServices $v.rbac.useClusterRole) -}}
-{{- $p = append $p "rbac.extraRules, rbac.additionalServices and rbac.useClusterRole shape the roles the chart creates, and rbac.create is false; set rbac.create=true or drop them" -}}
+{{- /* Not rbac.useClusterRole: it is on by default, and says nothing when no role is created. */ -}}
+{{- if and (not $v.rbac.create) (or $v.rbac.extraRules $v.rbac.additionalServices) -}}
+{{- $p = append $p "rbac.extraRules and rbac.additionalServices shape the roles the chart creates, and rbac.create is false; set rbac.create=true or drop them" -}}
 {{- end -}}
 
 {{- /* Launch config */ -}}

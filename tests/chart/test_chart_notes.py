@@ -15,6 +15,7 @@ import yaml
 
 from .chartlib import (
     ALL_VALUES,
+    API_KEY_PLACEHOLDER,
     CHART,
     RELEASE,
     one,
@@ -77,7 +78,7 @@ def test_notes_stay_short_with_many_targets(probe_chart: Path, tmp_path: Path) -
     checks every target (not a thousand `kubectl auth can-i` lines)."""
     targets = [f"team-{i:04d}" for i in range(1000)]
     values = tmp_path / "many.yaml"
-    values.write_text(yaml.safe_dump({"targetNamespaces": targets, "apiKey": {"value": "k"},
+    values.write_text(yaml.safe_dump({"targetNamespaces": targets, "apiKey": {"value": API_KEY_PLACEHOLDER},
                                       "launchConfig": {"queues": ["q"]}, "namespace": {"name": "agents"}}))
     result = run_helm("template", RELEASE, str(probe_chart), "--namespace", "default", "--kube-version", "v1.36.3",
                       "--show-only", "templates/notes-probe.yaml", "-f", str(values))

@@ -65,7 +65,10 @@ def test_each_values_file_installs_and_uninstalls_without_leftovers(admin, insta
         stored = get_json(admin, object_path(admin, doc))
         assert stored["metadata"]["name"] == doc["metadata"]["name"]
     if values_file.parent == VALUES_DIR:
-        assert {"Deployment", "ServiceAccount", "Role", "RoleBinding", "Namespace"} <= {doc["kind"] for doc in manifest}
+        kinds = {doc["kind"] for doc in manifest}
+        assert {"Deployment", "ServiceAccount", "RoleBinding", "Namespace"} <= kinds
+        # Rights in the targets: the ClusterRole by default (rbac.useClusterRole), bound per target.
+        assert "ClusterRole" in kinds
         for namespace in [release.agent_namespace, *release.target_namespaces]:
             assert api_key_in(admin, namespace, release) == API_KEY
     # The Deployment controller took it from there: a ReplicaSet for the agent.

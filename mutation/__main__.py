@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     python.add_argument("--sample", type=int, default=1000, metavar="N",
                         help="try N mutants drawn with --seed (default 1000, about 10 min; 0: all)")
     python.add_argument("--seed", type=int, default=12, help="seed of the sample (default 12)")
+    python.add_argument("--only", action="append", default=[], metavar="MODULE",
+                        help="only mutants of MODULE (e.g. wandb_launch.inputs, or wandb_launch_chart_helm_test_check "
+                             "for the chart's in-cluster check); repeatable; --sample then draws among them")  # fmt: skip
     python.add_argument("--max-children", type=int, default=2, help="mutmut's parallel test processes (default 2)")
     python.add_argument("--report", type=Path, default=REPORTS / "python.json", help="JSON report path")
     python.add_argument("--stage", type=Path, default=REPORTS / "python",
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from mutation import python_run
 
     return python_run.run(
-        repo=REPO, stage=args.stage, sample=args.sample, seed=args.seed,
+        repo=REPO, stage=args.stage, sample=args.sample, seed=args.seed, only=args.only,
         max_children=args.max_children, report=args.report, cache_bin=CACHE / "bin",
     )  # fmt: skip
 

@@ -94,7 +94,8 @@ def results(stage: Path) -> dict[str, int | None]:
 
 
 def run(
-    *, repo: Path, stage: Path, sample: int, seed: int, max_children: int, report: Path, cache_bin: Path
+    *, repo: Path, stage: Path, sample: int, seed: int, max_children: int, report: Path, cache_bin: Path,
+    only: list[str] | None = None,
 ) -> int:
     started = time.monotonic()
     bin_dir = Path(sys.executable).parent
@@ -106,15 +107,19 @@ def run(
     env["PATH"] = f"{cache_bin}{os.pathsep}{bin_dir}{os.pathsep}{env.get('PATH', '')}"
 
     chosen: list[str] = []
-    if sample:
+    if sample or only:
         generated = subprocess.run(
             [sys.executable, "-c", _GENERATE, str(max_children)], cwd=stage, env=env, capture_output=True, text=True
         )
         if generated.returncode != 0:
             raise SystemExit(f"mutate: mutmut could not generate mutants:\n{generated.stdout}{generated.stderr}")
         every = mutant_names(stage)
-        chosen = sorted(random.Random(seed).sample(every, min(sample, len(every))))
-        print(f"python mutants: {len(every)} generated, {len(chosen)} tried (seed {seed})", flush=True)
+        pool = [name for name in every if not only or _module(name) in only]
+        if not pool:
+            raise SystemExit(f"mutate: no mutants in {', '.join(only or [])}; modules are named as wandb_launch.inputs")
+        chosen = sorted(random.Random(seed).sample(pool, min(sample, len(pool)))) if sample else pool
+        print(f"python mutants: {len(every)} generated, {len(pool)} in scope, {len(chosen)} tried (seed {seed})",
+              flush=True)  # fmt: skip
     log = stage / "mutmut-run.log"
     with log.open("w") as out:
         code = subprocess.run(
@@ -138,6 +143,7 @@ def run(
         "generated": len(mutant_names(stage)),
         "tried": len(exit_codes),
         "sample": sample,
+        "only": only or [],
         "seed": seed,
         "status": dict(counts),
         "score": {"killed": killed, "total": total, "percent": round(100 * killed / total, 1) if total else None},

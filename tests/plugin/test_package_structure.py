@@ -25,7 +25,14 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+# Not the chart the package carries (plugin/wandb_launch/chart, a link to chart/): its files are
+# the chart's, read from disk, not modules of the package (a copy that follows links, as the
+# mutation run's staging makes, has them as plain files).
+MODULES = {
+    module_name(path): path
+    for path in sorted(PACKAGE.rglob("*.py"))
+    if not path.relative_to(PACKAGE).parts[0] == "chart"
+}
 
 
 def is_package(name: str) -> bool:

@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     python.add_argument("--only", action="append", default=[], metavar="MODULE",
                         help="only mutants of MODULE (e.g. wandb_launch.inputs, or wandb_launch_chart_helm_test_check "
                              "for the chart's in-cluster check); repeatable; --sample then draws among them")  # fmt: skip
+    python.add_argument("--cluster-tests", action="append", default=[], metavar="PATH",
+                        help="run these tests (e.g. tests/cluster/test_plugin_commands.py) against a local control "
+                             "plane started once for the run, instead of the offline ones; repeatable")  # fmt: skip
     python.add_argument("--max-children", type=int, default=2, help="mutmut's parallel test processes (default 2)")
     python.add_argument("--report", type=Path, default=REPORTS / "python.json", help="JSON report path")
     python.add_argument("--stage", type=Path, default=REPORTS / "python",
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from mutation import python_run
 
     return python_run.run(
-        repo=REPO, stage=args.stage, sample=args.sample, seed=args.seed, only=args.only,
+        repo=REPO, stage=args.stage, sample=args.sample, seed=args.seed, only=args.only, cluster_tests=args.cluster_tests,
         max_children=args.max_children, report=args.report, cache_bin=CACHE / "bin",
     )  # fmt: skip
 

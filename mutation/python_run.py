@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,19 @@ def stage_checkout(repo: Path, stage: Path) -> None:
         (stage / name).symlink_to(repo / name)
 
 
+def select_cluster_tests(pyproject: Path, tests: list[str], kubeconfig: Path) -> None:
+    """The staged pyproject.toml runs `tests` (cluster tests too) against the control plane of
+    `kubeconfig` instead of the offline selection."""
+    text = pyproject.read_text()
+    selection = re.compile(r"^pytest_add_cli_args_test_selection = .*$", re.M)
+    cli_args = re.compile(r'^pytest_add_cli_args = \[(.*)\]$', re.M)
+    if not selection.search(text) or not cli_args.search(text):
+        raise SystemExit("mutate: pyproject.toml's [tool.mutmut] has no pytest_add_cli_args(_test_selection) line")
+    text = selection.sub(lambda _: f"pytest_add_cli_args_test_selection = {json.dumps(tests)}", text)
+    text = cli_args.sub(lambda m: f'pytest_add_cli_args = [{m.group(1)}, "--kubeconfig", {json.dumps(str(kubeconfig))}]', text)
+    pyproject.write_text(text)
+
+
 def mutant_names(stage: Path) -> list[str]:
     names: list[str] = []
     for meta in sorted((stage / "mutants").rglob("*.py.meta")):
@@ -97,14 +111,37 @@ def results(stage: Path) -> dict[str, int | None]:
 
 def run(
     *, repo: Path, stage: Path, sample: int, seed: int, max_children: int, report: Path, cache_bin: Path,
-    only: list[str] | None = None,
+    only: list[str] | None = None, cluster_tests: list[str] | None = None,
 ) -> int:
+    """`cluster_tests`: run these tests (not the offline selection of pyproject.toml) against a
+    local control plane started here once for the whole run (`--kubeconfig` to pytest)."""
     started = time.monotonic()
+    if cluster_tests:
+        from wandb_launch.controlplane import LocalControlPlane
+
+        control_plane = LocalControlPlane(stage.parent / "python-control-plane")
+        control_plane.start()
+        try:
+            return _run(repo=repo, stage=stage, sample=sample, seed=seed, max_children=max_children, report=report,
+                        cache_bin=cache_bin, only=only, cluster_tests=cluster_tests,
+                        kubeconfig=control_plane.kubeconfig, started=started)  # fmt: skip
+        finally:
+            control_plane.stop()
+    return _run(repo=repo, stage=stage, sample=sample, seed=seed, max_children=max_children, report=report,
+                cache_bin=cache_bin, only=only, started=started)  # fmt: skip
+
+
+def _run(
+    *, repo: Path, stage: Path, sample: int, seed: int, max_children: int, report: Path, cache_bin: Path,
+    only: list[str] | None, started: float, cluster_tests: list[str] | None = None, kubeconfig: Path | None = None,
+) -> int:
     bin_dir = Path(sys.executable).parent
     mutmut = bin_dir / "mutmut"
     if not mutmut.exists():
         raise SystemExit("mutate: mutmut is not installed; run `make mutate` (it installs the `mutate` extra)")
     stage_checkout(repo, stage)
+    if cluster_tests and kubeconfig:
+        select_cluster_tests(stage / "pyproject.toml", cluster_tests, kubeconfig)
     env = {k: v for k, v in os.environ.items() if k not in ("WANDB_LAUNCH_CHART", "KUBECONFIG")}
     env["PATH"] = f"{cache_bin}{os.pathsep}{bin_dir}{os.pathsep}{env.get('PATH', '')}"
 
@@ -146,6 +183,7 @@ def run(
         "tried": len(exit_codes),
         "sample": sample,
         "only": only or [],
+        "tests": cluster_tests or "offline (pyproject.toml's [tool.mutmut])",
         "seed": seed,
         "status": dict(counts),
         "score": {"killed": killed, "total": total, "percent": round(100 * killed / total, 1) if total else None},

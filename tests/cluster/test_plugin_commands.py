@@ -265,10 +265,10 @@ def _service_account_dir(cluster, admin, release: Release, tmp_path: Path) -> Pa
     return sa_dir
 
 
-def test_helm_test_check_in_cluster_mode(cluster, admin, release: Release, tmp_path: Path) -> None:
-    """chart/files/helm_test_check.py run with the test pod's own arguments and the agent's own token."""
+def _in_cluster_invocation(cluster, admin, release: Release, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The helm test pod's command (its own arguments, the chart's file, a copy of the
+    launch config) with the agent's own token, and the environment a pod sees."""
     import os
-    import subprocess
     from urllib.parse import urlparse
 
     sa_dir = _service_account_dir(cluster, admin, release, tmp_path)
@@ -284,18 +284,64 @@ def test_helm_test_check_in_cluster_mode(cluster, admin, release: Release, tmp_p
     argv = [*command, "--service-account-dir", str(sa_dir), "--output", "json"]
     env = {
         "PATH": os.environ["PATH"],
-        "KUBERNETES_SERVICE_HOST": server.hostname,
+        "KUBERNETES_SERVICE_HOST": server.hostname or "",
         "KUBERNETES_SERVICE_PORT": str(server.port),
     }
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    rows = json.loads(result.stdout)
+    return argv, env
+
+
+def _assert_all_ok(rows: list[dict[str, str]], release: Release) -> None:
     statuses = {(r["check"], r["namespace"]): r["status"] for r in rows}
     for ns in [release.agent_namespace, *release.target_namespaces]:
         assert statuses[("rbac", ns)] == "ok"
     assert statuses[("rbac-excess", "*")] == "ok"
     assert statuses[("launch-config", "")] == "ok"
     assert {statuses[("api-key", ns)] for ns in release.target_namespaces} == {"ok"}
+    assert {r["status"] for r in rows} <= {"ok", "skip"}, rows
+
+
+def test_helm_test_check_in_cluster_mode(cluster, admin, release: Release, tmp_path: Path) -> None:
+    """chart/files/helm_test_check.py run as the pod runs it: a process of its own (the standard
+    library only), the test pod's arguments and the agent's own token."""
+    import subprocess
+
+    argv, env = _in_cluster_invocation(cluster, admin, release, tmp_path)
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    _assert_all_ok(json.loads(result.stdout), release)
+
+
+def test_helm_test_check_main_in_process(cluster, admin, release: Release, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The same run through the module's main() in this process (so that the mutation run can
+    tell which mutants of the in-cluster check these tests kill); then with a target namespace
+    whose RoleBinding is gone, which it must report."""
+    from wandb_launch.chartfiles import helm_test_check
+
+    argv, env = _in_cluster_invocation(cluster, admin, release, tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    check = helm_test_check(CHART)
+    assert check.main(argv[2:]) == 0, capsys.readouterr()
+    _assert_all_ok(json.loads(capsys.readouterr().out), release)
+
+    assert check.main([*argv[2:-2], "--output", "table"]) == 0
+    table = capsys.readouterr().out
+    assert "rbac" in table and release.target_namespaces[0] in table
+
+    target = release.target_namespaces[0]
+    rbac = k8s.RbacAuthorizationV1Api(admin)
+    (binding,) = rbac.list_namespaced_role_binding(target, label_selector=f"app.kubernetes.io/instance={release.name}").items
+    rbac.delete_namespaced_role_binding(binding.metadata.name, target)
+    try:
+        code = check.main(argv[2:])
+        rows = json.loads(capsys.readouterr().out)
+        assert code == 1
+        statuses = {(r["check"], r["namespace"]): r["status"] for r in rows}
+        assert statuses[("rbac", target)] == "fail"
+        assert statuses[("rbac", release.agent_namespace)] == "ok"
+    finally:
+        binding.metadata.resource_version = None
+        rbac.create_namespaced_role_binding(target, binding)
 
 
 def test_status_names_pod_security_denials(release: Release, admin, monkeypatch) -> None:

@@ -36,7 +36,7 @@ OURS_NAMESPACE = "bench-ours"
 THEIRS_NAMESPACE = "bench-theirs"
 OURS, THEIRS = "ours", "theirs"
 API_KEY = "bench-api-key-0000000000000000000000000000000000000000"
-TEMPLATE_RUNS = 3
+TEMPLATE_RUNS = 9
 # install and upgrade wait for the agent's rollout on both sides.
 WAIT = ("--wait", "--timeout", "15m")
 # Simulated nodes of the benchmark's own control plane (the agent pods of both charts fit on one).
@@ -242,13 +242,18 @@ def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200, rounds: int = 1
                 measured: dict[str, dict[str, list[Measure]]] = {OURS: {}, THEIRS: {}}
                 for round_ in range(rounds):
                     for index, step in enumerate(STEPS):
-                        for which in (OURS, THEIRS) if (index + round_) % 2 == 0 else (THEIRS, OURS):
-                            if step == "template":
-                                runs = [measure(argv[which][step]) for _ in range(TEMPLATE_RUNS)]
-                                measured[which].setdefault(step, []).extend(runs)
-                                counts[which] = (objects(runs[-1].out), len(runs[-1].out.encode()))
-                            else:
-                                measured[which].setdefault(step, []).append(measure(argv[which][step], env))
+                        order = (OURS, THEIRS) if (index + round_) % 2 == 0 else (THEIRS, OURS)
+                        if step == "template":
+                            # Run by run, alternating: at a few tenths of a second each, a busy
+                            # moment of the machine would otherwise fall on one chart's runs only.
+                            for run in range(TEMPLATE_RUNS):
+                                for which in order if run % 2 == 0 else order[::-1]:
+                                    measured[which].setdefault(step, []).append(measure(argv[which][step]))
+                                    out = measured[which][step][-1].out
+                                    counts[which] = (objects(out), len(out.encode()))
+                            continue
+                        for which in order:
+                            measured[which].setdefault(step, []).append(measure(argv[which][step], env))
                         if step == "upgrade --wait, one value changed" and n == largest and round_ == 0:
                             tool_lines = tools_at_scale(kubeconfig, env, n, kubectl_calls)
                 figures = {which: {step: Measure.median(runs) for step, runs in steps.items()}

@@ -77,6 +77,8 @@ def stage_checkout(repo: Path, stage: Path) -> None:
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     shutil.copy(repo / "pyproject.toml", stage / "pyproject.toml")
     shutil.copy(repo / "chart" / "files" / "helm_test_check.py", stage / "src" / f"{IN_CLUSTER_CHECK}.py")
+    # Beside it, as in the chart and the test pod: its default --rbac-needs is the file next to it.
+    shutil.copy(repo / "chart" / "files" / "agent-rbac.yaml", stage / "src" / "agent-rbac.yaml")
     (stage / "conftest.py").write_text(_CONFTEST)
     for name in LINKED:
         (stage / name).symlink_to(repo / name)

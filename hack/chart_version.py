@@ -18,6 +18,7 @@ tag's chart/ (same file list, same bytes).
 from __future__ import annotations
 
 import argparse
+import json
 import hashlib
 import io
 import os
@@ -236,7 +237,8 @@ def bump(version: str, root: Path = REPO) -> None:
         _set_line(manifest, r"^version: .*$", f"version: {version}")
     if paths.readme.is_file():
         paths.readme.write_text(_README_VERSION.sub(lambda m: m[1] + version, paths.readme.read_text()))
-    block = "".join(f"    - kind: {kind}\n      description: {text}\n" for kind, text in entries)
+    # JSON strings are YAML: a description holding ": " or a leading backquote stays a string.
+    block = "".join(f"    - kind: {kind}\n      description: {json.dumps(text)}\n" for kind, text in entries)
     chart_text = paths.chart_yaml.read_text()
     chart_text, count = re.subn(
         r"^(  artifacthub\.io/changes: \|\n)(?:    .*\n)+", lambda m: m[1] + block, chart_text, count=1, flags=re.M

@@ -118,3 +118,21 @@ def test_versions_that_disagree_fail(tmp_path: Path, released: Path) -> None:
     result = check(work)
     assert result.returncode == 1
     assert f"__version__ 9.9.9 is not Chart.yaml's {VERSION}" in result.stderr
+
+
+def test_bump_writes_changes_that_yaml_reads_back(tmp_path: Path, released: Path) -> None:
+    """A changelog line holding ': ' or backquotes becomes one description string in
+    Chart.yaml's artifacthub.io/changes (written bare, it broke the annotation's YAML)."""
+    import yaml
+
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(released), str(work)], check=True)
+    version = _next_patch(VERSION)
+    changelog = work / "chart/CHANGELOG.md"
+    entry = "fixed: `wandb-launch status`: runs: a colon, then `backquotes` and #hash"
+    changelog.write_text(changelog.read_text().replace(f"## {VERSION}", f"## {version}\n\n- {entry}\n\n## {VERSION}", 1))
+    run(sys.executable, work / "hack/chart_version.py", "bump", version)
+    chart = yaml.safe_load((work / "chart/Chart.yaml").read_text())
+    changes = yaml.safe_load(chart["annotations"]["artifacthub.io/changes"])
+    assert changes == [{"kind": "fixed", "description": entry.split(": ", 1)[1]}]
+    assert check(work).returncode == 0, check(work).stderr

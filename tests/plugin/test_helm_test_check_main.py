@@ -33,10 +33,11 @@ def test_both_namespace_flags_are_required(missing: str, capsys) -> None:
     assert f"the following arguments are required: {missing}" in err
 
 
-def test_help_says_what_it_checks(capsys) -> None:
+def test_help_says_what_it_checks(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # argparse wraps (and splits hyphenated words) at the terminal's width
     with pytest.raises(SystemExit) as exited:
         check.main(["--help"])
     assert exited.value.code == 0
-    out = " ".join(capsys.readouterr().out.split())  # argparse wraps at the terminal's width
+    out = capsys.readouterr().out
     assert "Check this launch agent install from inside the cluster." in out
     assert "wandb-api-key-<release>" in out  # which secret --api-key-secret names

@@ -30,12 +30,12 @@ def check_destination(uri: str, cloud: Cloud, where: str) -> None:
     """The destination is a registry URI of this cloud and passes `validate_registry_uri`."""
     from wandb.sdk.launch.agent.config import validate_registry_uri
 
-    bare = uri[8:] if uri.startswith("https://") else uri
-    if not _pattern(cloud.registry_regex).match(bare):
+    # The SDK's registry regexes take an optional https:// themselves.
+    if not _pattern(cloud.registry_regex).match(uri):
         other = [
             c.registry
             for c in CLOUDS.values()
-            if c.registry_regex and c is not cloud and _pattern(c.registry_regex).match(bare)
+            if c.registry_regex and c is not cloud and _pattern(c.registry_regex).match(uri)
         ]
         what = (
             f"an {other[0]} URI, not {cloud.registry}" if other else f"not an {cloud.registry} URI the SDK recognises"

@@ -41,10 +41,16 @@ STATUS = {0: "survived", 1: "killed", 3: "killed", 5: "no tests", 33: "no tests"
 IN_CLUSTER_CHECK = "wandb_launch_chart_helm_test_check"
 _CONFTEST = f"""# Written by mutation/python_run.py: chartfiles hands out the in-cluster check mutmut mutated
 # (mutants/src/{IN_CLUSTER_CHECK}.py, first on sys.path) instead of loading the chart's copy.
+# Only for the chart's own file, wherever a test copies the chart: a file that differs (a
+# test's chart with another check, to see that --chart's check is the one used) loads as itself.
+from pathlib import Path
+
 import {IN_CLUSTER_CHECK} as _in_cluster_check
 from wandb_launch import chartfiles
 
-chartfiles._load = lambda path: _in_cluster_check
+_chart_check = (Path(__file__).parent / "chart" / "files" / "helm_test_check.py").read_bytes()
+_load_file = chartfiles._load
+chartfiles._load = lambda path: _in_cluster_check if path.read_bytes() == _chart_check else _load_file(path)
 """
 
 _SHOW = """

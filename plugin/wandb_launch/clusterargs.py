@@ -18,7 +18,7 @@ def add_helm_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
     )
 
 
-def add_cluster_arguments(parser: argparse.ArgumentParser, *, release: bool = True) -> None:
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cluster")
     group.add_argument(
         "--kubeconfig",
@@ -36,8 +36,7 @@ def add_cluster_arguments(parser: argparse.ArgumentParser, *, release: bool = Tr
         default=os.environ.get("HELM_NAMESPACE") or "default",
         help="namespace of the Helm release (default: $HELM_NAMESPACE or default)",
     )
-    if release:
-        group.add_argument("--release", default=DEFAULT_RELEASE, help=f"Helm release name (default: {DEFAULT_RELEASE})")
+    group.add_argument("--release", default=DEFAULT_RELEASE, help=f"Helm release name (default: {DEFAULT_RELEASE})")
     add_helm_argument(group)
 
 
@@ -47,7 +46,7 @@ def cluster_ref(args: argparse.Namespace) -> ClusterRef:
         kubeconfig=args.kubeconfig,
         context=args.kube_context,
         namespace=args.namespace,
-        release=getattr(args, "release", DEFAULT_RELEASE),
+        release=args.release,
         helm=args.helm_bin,
     )
 

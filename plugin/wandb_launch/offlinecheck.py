@@ -30,17 +30,19 @@ def check_destination(uri: str, cloud: Cloud, where: str) -> None:
     """The destination is a registry URI of this cloud and passes `validate_registry_uri`."""
     from wandb.sdk.launch.agent.config import validate_registry_uri
 
-    bare = uri[8:] if uri.startswith("https://") else uri
-    if not _pattern(cloud.registry_regex).match(bare):
+    # The SDK's registry regexes take an optional https:// themselves.
+    if not _pattern(cloud.registry_regex).match(uri):
         other = [
             c.registry
             for c in CLOUDS.values()
-            if c.registry_regex and c is not cloud and _pattern(c.registry_regex).match(bare)
+            if c.registry_regex and c is not cloud and _pattern(c.registry_regex).match(uri)
         ]
-        what = f"an {other[0]} URI" if other else "not a registry URI the SDK recognises"
+        what = (
+            f"an {other[0]} URI, not {cloud.registry}" if other else f"not an {cloud.registry} URI the SDK recognises"
+        )
         raise InputError(
             where,
-            f"{uri!r} is {what}, not {cloud.registry}",
+            f"{uri!r} is {what}",
             f"give the {cloud.registry} repository of cloud {cloud.name}",
         )
     try:
@@ -57,7 +59,7 @@ def check_build_context_store(uri: str, cloud: Cloud, where: str) -> None:
         other = [
             c.name for c in CLOUDS.values() if c.store_regex and c is not cloud and _pattern(c.store_regex).match(uri)
         ]
-        what = f"a {other[0]} bucket URI" if other else "not a bucket URI the SDK accepts"
+        what = f"a bucket URI of cloud {other[0]}" if other else "not a bucket URI the SDK accepts"
         raise InputError(where, f"{uri!r} is {what}", f"use {cloud.store_form} on cloud {cloud.name}")
 
 

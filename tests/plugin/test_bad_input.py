@@ -107,7 +107,7 @@ VALUES_CASES = [
     (
         "gke store of another cloud",
         GKE + ["--build-context-store", "s3://bkt/ctx"],
-        "--build-context-store: 's3://bkt/ctx' is a eks bucket URI; use gs://",
+        "--build-context-store: 's3://bkt/ctx' is a bucket URI of cloud eks; use gs://",
     ),
     ("malformed account id", _replace(EKS, "--account-id", "12345"), "--account-id: '12345' is not an AWS account id"),
     ("malformed aws region", _replace(EKS, "--region", "us-east"), "--region: 'us-east' is not an AWS region"),

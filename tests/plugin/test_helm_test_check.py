@@ -187,3 +187,279 @@ def test_api_key_secrets_use_the_names_given() -> None:
     assert by_namespace["runs"].status == "ok"
     assert by_namespace["other"].status == "fail" and "another key" in by_namespace["other"].detail
     assert by_namespace["gone"].status == "warn"
+
+
+# --- The report's rows, as a user reads them ---------------------------------------------
+
+
+def _secrets_reader(secrets: dict, forbidden: frozenset = frozenset()):
+    """A secret reader over plain data: (namespace, name) -> secret, some reads refused."""
+
+    def read(namespace: str, name: str):
+        if (namespace, name) in forbidden:
+            raise check.Forbidden(name)
+        return secrets.get((namespace, name))
+
+    return read
+
+
+def test_api_key_rows_when_the_agent_s_secret_is_missing() -> None:
+    """The agent's own secret is gone: one fail row with the fix, and the runs' secrets are
+    still checked (their key cannot be compared, so a present key is ok)."""
+    secrets = {("runs", "wandb-api-key-r"): {"data": {"password": "a2V5"}}}
+    results = check.check_api_key_secrets(_secrets_reader(secrets), "wandb", ["runs"], "wandb-api-key-r")
+    assert results == [
+        check.Result(
+            "fail",
+            "api-key",
+            "wandb",
+            "secret wandb-api-key-r is missing",
+            "install with --api-key-env VAR or create the secret",
+        ),
+        check.Result("ok", "api-key", "runs", "secret wandb-api-key-r is where runs read it"),
+    ]
+
+
+def test_api_key_rows_when_the_agent_s_secret_lacks_its_key() -> None:
+    """The agent's secret exists without the key it reads (default `password`): fail; the
+    runs' secrets then have nothing to be compared with."""
+    secrets = {
+        ("wandb", "wandb-api-key-r"): {"data": {"token": "a2V5"}},
+        ("runs", "wandb-api-key-r"): {"data": {"password": "b3RoZXI="}},
+    }
+    results = check.check_api_key_secrets(_secrets_reader(secrets), "wandb", ["runs"], "wandb-api-key-r")
+    assert results == [
+        check.Result(
+            "fail",
+            "api-key",
+            "wandb",
+            "secret wandb-api-key-r has no key 'password'",
+            "set apiKey.existingSecretKey to the key that holds the API key",
+        ),
+        check.Result("ok", "api-key", "runs", "secret wandb-api-key-r is where runs read it"),
+    ]
+
+
+def test_api_key_rows_per_target_namespace() -> None:
+    """Every outcome for a run secret, in the targets' order, none stopping the others: a
+    refused read, a missing secret, one without `password`, another key, the same key.
+    The agent's namespace is a target with the same secret: read once, one row."""
+    secrets = {
+        ("wandb", "wandb-api-key-r"): {"data": {"password": "a2V5"}},
+        ("nokey", "wandb-api-key-r"): {"data": {"token": "a2V5"}},
+        ("other", "wandb-api-key-r"): {"data": {"password": "b3RoZXI="}},
+        ("same", "wandb-api-key-r"): {"data": {"password": "a2V5"}},
+    }
+    reads: list[tuple[str, str]] = []
+    read = _secrets_reader(secrets, frozenset({("locked", "wandb-api-key-r")}))
+
+    def counted(namespace: str, name: str):
+        reads.append((namespace, name))
+        return read(namespace, name)
+
+    results = check.check_api_key_secrets(
+        counted, "wandb", ["locked", "gone", "wandb", "nokey", "other", "same"], "wandb-api-key-r"
+    )
+    assert results == [
+        check.Result("ok", "api-key", "wandb", "secret wandb-api-key-r holds the agent's key"),
+        check.Result(
+            "fail",
+            "api-key",
+            "locked",
+            "the agent may not read secret wandb-api-key-r",
+            "grant secrets get in this namespace",
+        ),
+        check.Result(
+            "warn", "api-key", "gone", "secret wandb-api-key-r is missing; the agent creates it at the first run"
+        ),
+        check.Result(
+            "fail",
+            "api-key",
+            "nokey",
+            "secret wandb-api-key-r has no key 'password'; runs fail",
+            "kubectl -n nokey delete secret wandb-api-key-r (the agent recreates it)",
+        ),
+        check.Result(
+            "fail",
+            "api-key",
+            "other",
+            "secret wandb-api-key-r holds another key than the agent's; runs fail",
+            "kubectl -n other delete secret wandb-api-key-r, then upgrade the release",
+        ),
+        check.Result("ok", "api-key", "same", "secret wandb-api-key-r is where runs read it"),
+    ]
+    assert reads.count(("wandb", "wandb-api-key-r")) == 1
+
+
+def test_api_key_rows_when_the_agent_s_secret_is_not_readable() -> None:
+    """`verify` run by a user who may not read the agent's secret: skipped, not failed; the
+    agent's namespace is a target with its own run secret (another name), checked apart."""
+    secrets = {("wandb", "wandb-api-key-r"): {"data": {"password": "a2V5"}}}
+    read = _secrets_reader(secrets, frozenset({("wandb", "mine")}))
+    results = check.check_api_key_secrets(read, "wandb", ["wandb"], "wandb-api-key-r", "mine", "token")
+    assert results == [
+        check.Result("skip", "api-key", "wandb", "secret mine not readable here"),
+        check.Result("ok", "api-key", "wandb", "secret wandb-api-key-r is where runs read it"),
+    ]
+
+
+@pytest.mark.parametrize("builder", ["kaniko", "noop"])
+def test_pod_security_rows(builder: str) -> None:
+    """One row per namespace, in order, none stopping the others: an unreadable namespace,
+    a missing one, an unknown level, a level denying kaniko's and the runs' pods, a level
+    admitting everything, an unlabelled namespace."""
+    labels = {
+        "hidden": None,
+        "gone": check.NAMESPACE_MISSING,
+        "typo": {check.ENFORCE_LABEL: "strict"},
+        "wandb": {check.ENFORCE_LABEL: "restricted"},
+        "runs": {check.ENFORCE_LABEL: "baseline"},
+        "open": {"team": "ml"},
+    }
+    results = check.check_pod_security(labels, "wandb", ["hidden", "gone", "typo", "wandb", "runs", "open"], builder)
+    if builder == "kaniko":
+        agent_row = check.Result(
+            "fail",
+            "pod-security",
+            "wandb",
+            "enforce=restricted denies kaniko build pods and run pods (they meet baseline)",
+            "kubectl label --overwrite ns wandb pod-security.kubernetes.io/enforce=baseline",
+        )
+    else:
+        agent_row = check.Result(
+            "fail",
+            "pod-security",
+            "wandb",
+            "enforce=restricted denies run pods (they meet baseline)",
+            "kubectl label --overwrite ns wandb pod-security.kubernetes.io/enforce=baseline",
+        )
+    assert results == [
+        agent_row,
+        check.Result(
+            "skip", "pod-security", "hidden", "namespace not readable here", "run `wandb-launch verify` as an admin"
+        ),
+        check.Result(
+            "fail",
+            "pod-security",
+            "gone",
+            "namespace does not exist",
+            "kubectl create namespace gone, or remove it from targetNamespaces",
+        ),
+        check.Result(
+            "fail",
+            "pod-security",
+            "typo",
+            "unknown enforce level 'strict'",
+            "set pod-security.kubernetes.io/enforce to one of privileged, baseline, restricted",
+        ),
+        check.Result("ok", "pod-security", "runs", "enforce=baseline admits run pods"),
+        check.Result("ok", "pod-security", "open", "unlabelled: privileged admits run pods"),
+    ]
+
+
+def test_pod_security_row_of_an_agent_namespace_that_admits_its_pods() -> None:
+    results = check.check_pod_security({"wandb": {check.ENFORCE_LABEL: "baseline"}}, "wandb", ["wandb"], "kaniko")
+    assert results == [
+        check.Result("ok", "pod-security", "wandb", "enforce=baseline admits agent, kaniko build, run pods")
+    ]
+
+
+def test_launch_config_that_is_not_a_mapping() -> None:
+    assert check.check_launch_config(["queues", "q"], {}) == [
+        check.Result(
+            "fail",
+            "launch-config",
+            "",
+            "launch-config is not a mapping",
+            "write launch-config.yaml as key: value pairs",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "detail"),
+    [
+        ({"queues": "q", "entity": "e"}, "launch-config: queues: Input should be a valid list"),
+        # YAML `1: 2` makes an int key, which the SDK's AgentConfig(**config) refuses as such.
+        ({1: 2, "queues": ["q"]}, "launch-config: keywords must be strings"),
+    ],
+)
+def test_launch_config_refused_by_the_sdk(config: dict, detail: str) -> None:
+    assert check.check_launch_config(config, {}) == [
+        check.Result("fail", "launch-config", "", detail, "fix launchConfig in the values")
+    ]
+
+
+def test_launch_config_accepted_rows() -> None:
+    """Accepted with an entity: no note; without one (or with no file at all): the note that
+    the API key's default entity was stood in for."""
+    with_entity = check.check_launch_config({"queues": ["q"], "entity": "team"}, {})
+    assert with_entity == [check.Result("ok", "launch-config", "", "AgentConfig accepts it")]
+    placeholder = (
+        "AgentConfig accepts it (entity not set: the agent uses the API key's default entity"
+        " (a placeholder was validated))"
+    )
+    assert check.check_launch_config({"queues": ["q"]}, {}) == [check.Result("ok", "launch-config", "", placeholder)]
+    assert check.check_launch_config(None, {}) == [check.Result("ok", "launch-config", "", placeholder)]
+
+
+def test_format_table_text() -> None:
+    """The exact text of the pod's log: columns padded to their widest cell, two spaces
+    apart, the fix after ' -> fix: ', nothing after a row's last character."""
+    text = check.format_table(
+        [
+            check.Result("ok", "launch-config", "", "AgentConfig accepts it"),
+            check.Result("fail", "api-key", "training", "secret s is missing", "create it"),
+            check.Result("warn", "rbac", "ns", ""),
+        ]
+    )
+    assert text == (
+        "STATUS  CHECK          NAMESPACE  DETAIL\n"
+        "ok      launch-config             AgentConfig accepts it\n"
+        "fail    api-key        training   secret s is missing -> fix: create it\n"
+        "warn    rbac           ns"
+    )
+
+
+def test_resource_attributes_of_probes() -> None:
+    """What a (Self)SubjectAccessReview asks: a subresource apart, the namespace when there
+    is one, the name when the need is limited to one object."""
+    assert check.resource_attributes(check.Probe("runs", "", "pods/log", "get")) == {
+        "group": "",
+        "resource": "pods",
+        "subresource": "log",
+        "verb": "get",
+        "namespace": "runs",
+    }
+    assert check.resource_attributes(check.Probe("", "rbac.authorization.k8s.io", "clusterrolebindings", "create")) == {
+        "group": "rbac.authorization.k8s.io",
+        "resource": "clusterrolebindings",
+        "verb": "create",
+    }
+    assert check.resource_attributes(check.Probe("wandb", "", "secrets", "get", "azure-storage-access-key")) == {
+        "group": "",
+        "resource": "secrets",
+        "verb": "get",
+        "namespace": "wandb",
+        "name": "azure-storage-access-key",
+    }
+
+
+def test_excess_probes_cover_every_namespace_and_secrets_outside() -> None:
+    """Excess rights are asked in each namespace the agent works in, cluster-wide, and for
+    secret reads in kube-system unless kube-system is one of its namespaces."""
+    needs = agent_needs(CHART)
+    _, excess = check.rbac_probes("wandb", ["runs"], needs, additional_services=False)
+    wildcard = [p.namespace for p, _ in excess if p.resource == "*"]
+    assert wildcard == ["wandb", "runs"]
+    assert excess[-1] == (check.Probe("kube-system", "", "secrets", "get"), "reads secrets outside its namespaces")
+    _, inside = check.rbac_probes("wandb", ["kube-system"], needs, additional_services=False)
+    assert not [p for p, why in inside if why == "reads secrets outside its namespaces"]
+    assert [p for p, _ in inside if p.namespace == "kube-system" and p.resource == "*"]
+
+
+def test_needs_of_an_agent_namespace_that_is_a_target_with_kaniko() -> None:
+    needs = agent_needs(CHART)
+    assert check.needs_for("wandb", "wandb", ["wandb"], needs, False, kaniko=True) == (
+        needs.target_namespace + needs.agent_namespace
+    )

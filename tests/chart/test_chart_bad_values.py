@@ -123,6 +123,19 @@ CASES: list[tuple[str, Path, dict[str, Any], str]] = [
         {**KEY, "targetNamespaces": ["default", "runs-"]},
         'targetNamespaces[1] "runs-" is not a valid namespace name',
     ),
+    # The first one is checked from its first character too (the list is checked as one string).
+    (
+        "first-target-namespace-too-long",
+        GKE,
+        {**KEY, "targetNamespaces": ["r" * 64, "runs"]},
+        f'targetNamespaces[0] "{"r" * 64}" is not a valid namespace name',
+    ),
+    (
+        "first-target-namespace-upper-case",
+        GKE,
+        {**KEY, "targetNamespaces": ["Runs-a", "runs-b"]},
+        'targetNamespaces[0] "Runs-a" is not a valid namespace name',
+    ),
     (
         "too-long-namespace",
         GKE,

@@ -24,7 +24,8 @@ RELEASE = "wandb-launch"
 NAMESPACE = "default"
 # The API server version of the install tests (hack/versions.env), as tests/chart renders.
 KUBE_VERSION = "v1.36.3"
-API_KEY_PLACEHOLDER = "mutation-placeholder-api-key-0000000000000000"
+# In the SDK's format (check_api_key: 40+ characters after the first '-'), which the chart now checks.
+API_KEY_PLACEHOLDER = "mutation-placeholder-api-key-0000000000000000000000000000"
 PROBES = Path(__file__).with_name("probes.yaml")
 
 # `helm template` does not print NOTES.txt: the render copy renders it as a ConfigMap too.

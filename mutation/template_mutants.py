@@ -371,7 +371,10 @@ def _inner_mutants(inner: str) -> Iterator[tuple[str, str, str, str]]:
         elif tok.kind == "raw":
             # An unanchored rule accepts what the anchored one rejects.
             body = tok.text[1:-1]
-            for loose in {body.removeprefix("^"), body.removesuffix("$")} - {body}:
+            # A list, not a set: a set's order changes with the hash seed, and with it which
+            # mutants a seeded sample draws.
+            looser = [body.removeprefix("^"), body.removesuffix("$")]
+            for loose in [text for i, text in enumerate(looser) if text != body and text not in looser[:i]]:
                 yield cut(tok.start, tok.end, f"`{loose}`"), "drop-anchor", tok.text, f"`{loose}`"
         elif tok.kind == "number" and previous not in _INDENTERS:
             value = float(tok.text) if "." in tok.text else int(tok.text)

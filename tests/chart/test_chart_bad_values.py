@@ -123,6 +123,19 @@ CASES: list[tuple[str, Path, dict[str, Any], str]] = [
         {**KEY, "targetNamespaces": ["default", "runs-"]},
         'targetNamespaces[1] "runs-" is not a valid namespace name',
     ),
+    # The first one is checked from its first character too (the list is checked as one string).
+    (
+        "first-target-namespace-too-long",
+        GKE,
+        {**KEY, "targetNamespaces": ["r" * 64, "runs"]},
+        f'targetNamespaces[0] "{"r" * 64}" is not a valid namespace name',
+    ),
+    (
+        "first-target-namespace-upper-case",
+        GKE,
+        {**KEY, "targetNamespaces": ["Runs-a", "runs-b"]},
+        'targetNamespaces[0] "Runs-a" is not a valid namespace name',
+    ),
     (
         "too-long-namespace",
         GKE,
@@ -320,13 +333,113 @@ CASES: list[tuple[str, Path, dict[str, Any], str]] = [
         {**KEY, "serviceAccount": {"create": False, "name": "mine"}},
         "serviceAccount.annotations and serviceAccount.labels apply only to a service account the chart creates",
     ),
+    (
+        "name-override-not-a-label-value",
+        GKE,
+        {**KEY, "nameOverride": "launch_"},
+        "nameOverride \"launch_\" is not a valid label value",
+    ),
+    (
+        "namespace-annotation-key",
+        GKE,
+        {**KEY, "namespace": {"create": True, "annotations": {"bad key": "x"}}},
+        "namespace.annotations has key \"bad key\", which is not a valid key",
+    ),
+    (
+        "kaniko-image-not-an-image",
+        GKE,
+        {**KEY, **builder(kanikoImage="Not An Image")},
+        "launchConfig.builder.kanikoImage \"Not An Image\" is not an image reference the container runtime can pull",
+    ),
+    (
+        "kaniko-mount-path-with-dot-dot",
+        GKE,
+        {**KEY, "kaniko": {"pvc": {"create": True, "mountPath": "/kaniko/../x"}}},
+        "kaniko.pvc.mountPath \"/kaniko/../x\" is not an absolute path; use one such as /kaniko-context",
+    ),
+    (
+        "kaniko-mount-path-on-a-chart-mount",
+        GKE,
+        {**KEY, "kaniko": {"pvc": {"create": True, "mountPath": "/tmp/"}}},
+        "kaniko.pvc.mountPath \"/tmp/\" is where the chart already mounts another volume",
+    ),
+    (
+        "entity-beyond-a-config-map",
+        GKE,
+        {**KEY, "launchConfig": {"entity": "e" * 1_048_100}},
+        "launchConfig.entity is 1048100 bytes, which makes launch-config.yaml",
+    ),
+    (
+        "git-credentials-beyond-a-secret",
+        GKE,
+        {**KEY, "git": {"credentials": "https://u:" + "p" * 1_048_100 + "@github.com"}},
+        "git.credentials is 1048121 bytes; a secret or config map holds 1 MiB at most",
+    ),
+]
+
+# The chart's whole message line (after `wandb-launch: `): the key, the bad value and the fix, nothing else.
+WHOLE_MESSAGES: list[tuple[str, Path, dict[str, Any], str]] = [
+    (
+        "namespace-name-not-a-dns-label",
+        GKE,
+        {**KEY, "namespace": {"name": "Wandb_NS"}},
+        "namespace.name \"Wandb_NS\" is not a valid namespace name; use at most 63 lower-case letters, digits and '-', "
+        "starting and ending with a letter or digit",
+    ),
+    (
+        "pod-label-value-ends-with-a-dash",
+        GKE,
+        {**KEY, "podLabels": {"team": "ml-"}},
+        "podLabels.team \"ml-\" is not a valid label value; use at most 63 letters, digits, '-', '_' and '.', "
+        "starting and ending with a letter or digit",
+    ),
+    (
+        "existing-secret-without-key",
+        GKE,
+        {"apiKey": {"existingSecret": "s", "existingSecretKey": ""}},
+        "apiKey.existingSecretKey is empty; set it to the key of the API key inside apiKey.existingSecret (e.g. password)",
+    ),
+    (
+        "namespace-labels-without-create",
+        GKE,
+        {**KEY, "namespace": {"create": False, "labels": {"team": "a"}}},
+        "namespace.labels and namespace.annotations apply only to a namespace the chart creates, and namespace.create "
+        "is false; set namespace.create=true or drop them",
+    ),
+    (
+        "region-without-environment",
+        GKE,
+        {**KEY, "launchConfig": {"environment": {"type": "", "region": "us-central1"}}},
+        "launchConfig.environment.region is set but launchConfig.environment.type is empty, so the agent never reads "
+        "it; set the type (gcp, aws or azure) or drop the region",
+    ),
+    (
+        "gke-destination-without-image-name",
+        GKE,
+        {**KEY, **builder(destination="us-central1-docker.pkg.dev/proj/repo")},
+        "launchConfig.builder.destination \"us-central1-docker.pkg.dev/proj/repo\" has no image name; use "
+        "<region>-docker.pkg.dev/<project>/<repository>/<image>",
+    ),
+    (
+        "kaniko-pvc-of-size-zero",
+        GKE,
+        {**KEY, "kaniko": {"pvc": {"create": True, "size": "0"}}},
+        "kaniko.pvc.size is zero; give the build contexts room, e.g. 10Gi",
+    ),
+    (
+        "extra-mount-of-no-volume",
+        GKE,
+        {**KEY, "extraVolumeMounts": [{"name": "nope", "mountPath": "/x"}]},
+        "extraVolumeMounts[0].name \"nope\" is no volume of the agent pod (the chart's: home, tmp, launch-config; "
+        "extraVolumes: none); name one of them",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("base", "overlay", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_values_fail_with_message(tmp_path: Path, base: Path, overlay: dict[str, Any], message: str) -> None:
     overlay_file = tmp_path / "bad-values.yaml"
-    overlay_file.write_text(yaml.safe_dump(overlay))
+    overlay_file.write_text(yaml.safe_dump(overlay, width=2**31))
     result = helm_template("-f", str(base), "-f", str(overlay_file))
     assert result.returncode != 0, f"rendered although bad: {overlay}"
     assert result.stdout == ""
@@ -334,6 +447,17 @@ def test_bad_values_fail_with_message(tmp_path: Path, base: Path, overlay: dict[
     if "wandb-launch: " in result.stderr:  # template rule: exactly one message line
         lines = [line for line in result.stderr.splitlines() if "wandb-launch: " in line]
         assert len(lines) == 1, result.stderr
+
+
+@pytest.mark.parametrize(("base", "overlay", "message"), [c[1:] for c in WHOLE_MESSAGES],
+                         ids=[c[0] for c in WHOLE_MESSAGES])
+def test_bad_values_fail_with_the_whole_message(tmp_path: Path, base: Path, overlay: dict[str, Any], message: str) -> None:
+    overlay_file = tmp_path / "bad-values.yaml"
+    overlay_file.write_text(yaml.safe_dump(overlay))
+    result = helm_template("-f", str(base), "-f", str(overlay_file))
+    assert result.returncode != 0, f"rendered although bad: {overlay}"
+    (line,) = [line for line in result.stderr.splitlines() if "wandb-launch: " in line]
+    assert line.split("wandb-launch: ", 1)[1] == message
 
 
 def test_good_overlay_renders(tmp_path: Path) -> None:

@@ -148,3 +148,15 @@ def test_every_launch_config_key(tmp_path: Path) -> None:
         },
     }
     AgentConfig(**resolve_like_the_agent(cfg))
+
+
+def test_extra_config_lets_through_exactly_the_agent_config_keys() -> None:
+    """The chart refuses an extraConfig key the SDK's AgentConfig would refuse, and names the
+    keys it accepts: exactly AgentConfig's fields, so no key the agent reads is refused."""
+    result = helm_template("--set", f"apiKey.value={API_KEY_PLACEHOLDER}", "--set", "launchConfig.queues={q}",
+                           "--set-json", 'launchConfig.extraConfig={"runner": {}}')
+    assert result.returncode != 0
+    (line,) = [line for line in result.stderr.splitlines() if "extraConfig has key" in line]
+    accepted = line.split("use one of ", 1)[1].split(", ")
+    fields = {field.alias or name for name, field in AgentConfig.model_fields.items()}
+    assert sorted(accepted) == sorted(fields)

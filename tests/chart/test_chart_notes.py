@@ -18,6 +18,9 @@ from .chartlib import (
     API_KEY_PLACEHOLDER,
     CHART,
     RELEASE,
+    REPO,
+    command_line_values,
+    objects_of,
     one,
     rendered,
     run_helm,
@@ -71,6 +74,33 @@ def test_notes(probe_chart: Path, values_file: Path) -> None:
         assert f"kubectl auth can-i create jobs.batch -n {target} --as system:serviceaccount:{ns}:" in notes
     assert ("helm test " + RELEASE in notes) == values["tests"]["enabled"]
     assert "Target namespaces must exist already" in notes
+    namespaces = objects_of(docs, "Namespace")
+    if namespaces:
+        enforce = namespaces[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        assert f"Agent namespace:   {ns} (created, Pod Security enforce={enforce})\n" in notes
+    else:
+        assert f"Agent namespace:   {ns}\n" in notes
+    account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+    existing = "" if values["serviceAccount"]["create"] else " (existing)"
+    assert f"Service account:   {ns}/{account}{existing}\n" in notes
+    azure_builds = (values["launchConfig"]["builder"]["type"], values["launchConfig"]["environment"]["type"]) == (
+        "kaniko", "azure")
+    needs_storage_key = azure_builds and not command_line_values(values_file).get("kaniko.azureStorage.accessKey")
+    assert ("create secret generic azure-storage-access-key" in notes) == needs_storage_key
+
+
+def test_notes_ask_for_the_azure_storage_key_the_chart_was_not_given(probe_chart: Path) -> None:
+    """Azure kaniko builds without kaniko.azureStorage.accessKey: the SDK reads the key from
+    secret azure-storage-access-key, which the user must then create; the notes say how."""
+    aks = REPO / "values" / "aks.yaml"
+    result = run_helm("template", RELEASE, str(probe_chart), "--namespace", "default", "--kube-version", "v1.36.3",
+                      "--show-only", "templates/notes-probe.yaml", "-f", str(aks), "--set",
+                      f"apiKey.value={API_KEY_PLACEHOLDER}")
+    assert result.returncode == 0, result.stderr
+    notes = yaml.safe_load(result.stdout)["data"]["notes"]
+    ns = (yaml.safe_load(aks.read_text()).get("namespace") or {}).get("name") or "default"
+    assert (f"kubectl -n {ns} create secret generic azure-storage-access-key "
+            "--from-literal=password=$AZURE_STORAGE_KEY") in notes
 
 
 def test_notes_stay_short_with_many_targets(probe_chart: Path, tmp_path: Path) -> None:

@@ -209,3 +209,12 @@ def test_names_config_map_holds_the_names_the_objects_carry(docs: list[dict[str,
     selector = deployment["spec"]["selector"]["matchLabels"]
     assert names["agentSelector"] == ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
     assert set(names["releaseSelector"].split(",")) <= {f"{k}={v}" for k, v in deployment["metadata"]["labels"].items()}
+
+
+def test_secrets_are_of_the_type_their_data_needs(docs: list[dict[str, Any]]) -> None:
+    """A secret's type cannot change after it is created (an upgrade that fixes it fails), and
+    the built-in types are what the API server checks the data against: the docker config
+    for kaniko is a kubernetes.io/dockerconfigjson, every other secret of the chart Opaque."""
+    for secret in objects_of(docs, "Secret"):
+        wanted = "kubernetes.io/dockerconfigjson" if ".dockerconfigjson" in secret.get("data", {}) else "Opaque"
+        assert secret.get("type", "Opaque") == wanted, secret["metadata"]["name"]

@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only mutants of MODULE (e.g. wandb_launch.inputs, or wandb_launch_chart_helm_test_check "
                              "for the chart's in-cluster check); repeatable; --sample then draws among them")  # fmt: skip
     python.add_argument("--cluster-tests", action="append", default=[], metavar="PATH",
-                        help="run these tests (e.g. tests/cluster/test_plugin_commands.py) against a local control "
-                             "plane started once for the run, instead of the offline ones; repeatable")  # fmt: skip
+                        help="run these tests (e.g. tests/cluster/test_in_cluster_check.py) too, besides the offline "
+                             "ones, against a local control plane started once for the run; repeatable")  # fmt: skip
     python.add_argument("--max-children", type=int, default=2, help="mutmut's parallel test processes (default 2)")
     python.add_argument("--report", type=Path, default=REPORTS / "python.json", help="JSON report path")
     python.add_argument("--stage", type=Path, default=REPORTS / "python",

@@ -91,14 +91,19 @@ def stage_checkout(repo: Path, stage: Path) -> None:
 
 
 def select_cluster_tests(pyproject: Path, tests: list[str], kubeconfig: Path) -> None:
-    """The staged pyproject.toml runs `tests` (cluster tests too) against the control plane of
-    `kubeconfig` instead of the offline selection."""
+    """The staged pyproject.toml runs the offline selection and `tests` (cluster tests) too,
+    against the control plane of `kubeconfig`: a mutant counts as killed by either."""
     text = pyproject.read_text()
-    selection = re.compile(r"^pytest_add_cli_args_test_selection = .*$", re.M)
+    selection = re.compile(r"^pytest_add_cli_args_test_selection = (.*)$", re.M)
     cli_args = re.compile(r'^pytest_add_cli_args = \[(.*)\]$', re.M)
-    if not selection.search(text) or not cli_args.search(text):
+    found = selection.search(text)
+    if not found or not cli_args.search(text):
         raise SystemExit("mutate: pyproject.toml's [tool.mutmut] has no pytest_add_cli_args(_test_selection) line")
-    text = selection.sub(lambda _: f"pytest_add_cli_args_test_selection = {json.dumps(tests)}", text)
+    offline: list[str] = json.loads(found.group(1))
+    # The offline selection's `-m "not cluster"` would drop the cluster tests; tests/plugin
+    # and tests/chart hold none, so it can go.
+    paths = [arg for i, arg in enumerate(offline) if arg != "-m" and (i == 0 or offline[i - 1] != "-m")]
+    text = selection.sub(lambda _: f"pytest_add_cli_args_test_selection = {json.dumps([*paths, *tests])}", text)
     text = cli_args.sub(lambda m: f'pytest_add_cli_args = [{m.group(1)}, "--kubeconfig", {json.dumps(str(kubeconfig))}]', text)
     pyproject.write_text(text)
 
@@ -121,8 +126,8 @@ def run(
     *, repo: Path, stage: Path, sample: int, seed: int, max_children: int, report: Path, cache_bin: Path,
     only: list[str] | None = None, cluster_tests: list[str] | None = None,
 ) -> int:
-    """`cluster_tests`: run these tests (not the offline selection of pyproject.toml) against a
-    local control plane started here once for the whole run (`--kubeconfig` to pytest)."""
+    """`cluster_tests`: run these tests too (besides the offline selection of pyproject.toml)
+    against a local control plane started here once for the whole run (`--kubeconfig` to pytest)."""
     started = time.monotonic()
     if cluster_tests:
         from wandb_launch.controlplane import LocalControlPlane
@@ -151,6 +156,10 @@ def _run(
     if cluster_tests and kubeconfig:
         select_cluster_tests(stage / "pyproject.toml", cluster_tests, kubeconfig)
     env = {k: v for k, v in os.environ.items() if k not in ("WANDB_LAUNCH_CHART", "KUBECONFIG")}
+    if cluster_tests:
+        # One control plane for every mutant's session: releases the tests share stay
+        # installed for the next session (tests/cluster/test_in_cluster_check.py).
+        env["WANDB_LAUNCH_TEST_KEEP_RELEASES"] = "1"
     env["PATH"] = f"{cache_bin}{os.pathsep}{bin_dir}{os.pathsep}{env.get('PATH', '')}"
 
     chosen: list[str] = []

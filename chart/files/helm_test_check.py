@@ -671,27 +671,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--service-account-dir", default=SERVICE_ACCOUNT_DIR, help="token and ca.crt of the pod's service account"
     )
     args = parser.parse_args(argv)
+    # One line, no traceback, for what the pod's log must say plainly: no API server, a
+    # token it refuses, a missing file.
     try:
         api = InClusterAPI(args.service_account_dir)
         config = load_config_file(args.config)
         agent_needs = load_agent_needs(args.rbac_needs)
+        results = run_checks(
+            review=api.self_review,
+            namespace_labels=api.namespace_labels,
+            read_secret=api.read_secret,
+            agent_namespace=args.agent_namespace,
+            target_namespaces=[n for n in args.target_namespaces.split(",") if n],
+            agent_needs=agent_needs,
+            launch_config=config,
+            env=os.environ,
+            api_key_secret=args.api_key_secret,
+            agent_api_key_secret=args.agent_api_key_secret,
+            agent_api_key_secret_key=args.agent_api_key_secret_key,
+            additional_services=args.additional_services,
+        )
     except (OSError, RuntimeError) as e:
         print(f"selfcheck: error: {e}", file=sys.stderr)
         return 2
-    results = run_checks(
-        review=api.self_review,
-        namespace_labels=api.namespace_labels,
-        read_secret=api.read_secret,
-        agent_namespace=args.agent_namespace,
-        target_namespaces=[n for n in args.target_namespaces.split(",") if n],
-        agent_needs=agent_needs,
-        launch_config=config,
-        env=os.environ,
-        api_key_secret=args.api_key_secret,
-        agent_api_key_secret=args.agent_api_key_secret,
-        agent_api_key_secret_key=args.agent_api_key_secret_key,
-        additional_services=args.additional_services,
-    )
     if args.output == "json":
         print(json.dumps([r.as_dict() for r in results], indent=2))
     else:

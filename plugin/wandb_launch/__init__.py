@@ -1,3 +1,3 @@
 """wandb-launch: install, check and debug a W&B Launch agent on Kubernetes."""
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"

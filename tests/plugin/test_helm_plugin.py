@@ -18,7 +18,8 @@ def helm(helm_plugin):
 def test_plugin_is_listed(helm) -> None:
     listed = helm("plugin", "list")
     assert listed.returncode == 0
-    assert any(line.split()[:2] == ["launch", "0.1.0"] for line in listed.stdout.splitlines()), listed.stdout
+    version = yaml.safe_load((REPO / "chart" / "Chart.yaml").read_text())["version"]
+    assert any(line.split()[:2] == ["launch", version] for line in listed.stdout.splitlines()), listed.stdout
 
 
 def test_help_lists_the_same_commands(helm) -> None:

@@ -18,8 +18,8 @@ import yaml
 from ..clirun import one_line_error, run_cli
 from ..paths import CHART, OFFICIAL_CHART
 from .adoption import existing, official  # noqa: F401 - `official` is a fixture
-from .kube import eventually, unique_name
-from .release import HELM_NAMESPACE
+from .kube import eventually, refused_creations, unique_name, until_empty
+from .release import HELM_NAMESPACE, Release, leftovers
 
 pytestmark = pytest.mark.cluster
 
@@ -89,6 +89,49 @@ def test_our_agent_never_available_rolls_back_and_leaves_the_old_one(official, t
         ),
         "the copied key to be removed again",
     )
+
+
+def test_helm_failing_midway_rolls_back_its_failed_release(official, admin, tmp_path: Path) -> None:
+    """helm install (adopt's, without --wait) refused by the server after it made the release
+    record and our first objects (an admission policy refuses our Deployment, which helm
+    creates after the service account, config map and roles): adopt's roll-back removes the
+    failed release record, our objects and the copied key; the old agent stays."""
+    release = official()
+    release.install(
+        "-f",
+        str(OFFICIAL_CHART / "ci" / "basic-values.yaml"),
+        "--set-json",
+        f'additionalTargetNamespaces=["{release.namespace}"]',
+    )
+    before = release.manifest_refs()
+    ours = {"app.kubernetes.io/instance": release.ours}
+    apps = kubernetes.client.AppsV1Api(admin)
+    probe_deployment = {
+        "metadata": {"name": "probe", "labels": ours},
+        "spec": {
+            "selector": {"matchLabels": {"app": "probe"}},
+            "template": {"metadata": {"labels": {"app": "probe"}}, "spec": {"containers": [{"name": "c", "image": "probe"}]}},
+        },
+    }
+    message = "no Deployment of ours (a test's admission policy)"
+    with refused_creations(
+        admin,
+        ("apps", "v1", "deployments"),
+        {"objectSelector": {"matchLabels": ours}},
+        message,
+        lambda: apps.create_namespaced_deployment(release.namespace, probe_deployment, dry_run="All"),
+    ):
+        result = release.adopt("--values-out", str(tmp_path / "v.yaml"), "--apply", "--timeout", "60s", "--settle", "0")
+    assert result.code == 1, result.err
+    line = result.err.strip().splitlines()[-1]  # after the progress lines
+    assert line.startswith("wandb-launch adopt: "), result.err
+    assert f"helm install {release.ours} failed: " in line and message in line, line
+    assert "rolled back: our release and copies removed, the old agent" in line, line
+    assert len(existing(admin, before)) == len(before)
+    records = release.cluster.helm("list", "-a", "-n", HELM_NAMESPACE, "-q").stdout.split()
+    assert release.ours not in records
+    nothing_of_ours = Release(release.ours, f"{release.ours}-none", [], [], release.cluster)
+    until_empty(lambda: leftovers(admin, [nothing_of_ours]), "objects of our rolled-back release")
 
 
 def test_an_unrecognised_agent_and_several_agents_are_refused_in_one_line(official, cluster, admin) -> None:

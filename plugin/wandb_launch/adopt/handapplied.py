@@ -15,7 +15,7 @@ from typing import Any
 
 from wandb_launch import kube
 from wandb_launch.adopt import launchconfig
-from wandb_launch.adopt.model import MAPPED, REFUSED, Adoption, ObjectRef, OldObject
+from wandb_launch.adopt.model import MAPPED, REFUSED, Adoption, ObjectRef, OldObject, set_path
 from wandb_launch.adopt.official import PUBLIC_IMAGE, Target, split_image
 from wandb_launch.errors import InputError
 
@@ -99,11 +99,7 @@ class _Reader:
         self.kept: list[OldObject] = []
 
     def put(self, path: str, value: Any) -> None:
-        node = self.out
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        set_path(self.out, path, value)
 
     def builds_with_kaniko(self) -> bool:
         """Does the adopted launch config build with kaniko (the chart's default builder is noop)?"""

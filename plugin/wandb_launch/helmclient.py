@@ -132,9 +132,7 @@ def helm_error_line(error: Any) -> str:
     return lines[-1] if lines else "no message"
 
 
-def apply_release(
-    helm: Any, ref: ClusterRef, chart: Path, values: dict[str, Any], *, wait: bool, timeout: str
-) -> Any:
+def apply_release(helm: Any, ref: ClusterRef, chart: Path, values: dict[str, Any], *, wait: bool, timeout: str) -> Any:
     """`helm upgrade --install` of the chart directory into the release's namespace (never
     created here: the chart owns namespaces); returns pyhelm3's revision.
 

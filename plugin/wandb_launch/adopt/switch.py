@@ -241,9 +241,9 @@ def remove_old(api: Any, ref: ClusterRef, adoption: Adoption, timeout: str) -> l
         (o for o in adoption.old_objects if o.remove and o.ref != adoption.deployment),
         key=lambda o: rank.get(o.ref.kind, 99),
     )
-    for old in doomed:
-        _request(api, "DELETE", old.ref.path, ok=(200, 202, 404))
-        removed.append(str(old.ref))
+    for obj in doomed:
+        _request(api, "DELETE", obj.ref.path, ok=(200, 202, 404))
+        removed.append(str(obj.ref))
     return removed
 
 

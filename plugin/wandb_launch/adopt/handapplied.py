@@ -580,8 +580,7 @@ def _config_map_users(api: Any, namespace: str, name: str, deployment: str) -> l
         ("statefulset", "apps/v1/namespaces/{ns}/statefulsets"),
         ("daemonset", "apps/v1/namespaces/{ns}/daemonsets"),
     ):
-        status, listing, _ = kube.request(api, "GET", "/apis/" + path.format(ns=namespace))
-        for item in (listing or {}).get("items", []) if status == 200 else []:
+        for item in kube.list_items(api, "/apis/" + path.format(ns=namespace)):
             if kind == "deployment" and item["metadata"]["name"] == deployment:
                 continue
             if _pod_spec_uses_config_map(item["spec"]["template"]["spec"], name):
@@ -590,9 +589,8 @@ def _config_map_users(api: Any, namespace: str, name: str, deployment: str) -> l
 
 
 def _disruption_budgets(api: Any, namespace: str, labels: Mapping[str, str]) -> list[OldObject]:
-    status, listing, _ = kube.request(api, "GET", f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets")
     found = []
-    for pdb in (listing or {}).get("items", []) if status == 200 else []:
+    for pdb in kube.list_items(api, f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets"):
         match = (pdb["spec"].get("selector") or {}).get("matchLabels") or {}
         if (
             match

@@ -143,10 +143,7 @@ def deployment_available(api: Any, namespace: str, name: str) -> tuple[bool, str
 
 
 def _pods(api: Any, namespace: str, selector: str) -> list[dict[str, Any]]:
-    status, listing, _ = kube.request(
-        api, "GET", f"/api/v1/namespaces/{namespace}/pods", query=[("labelSelector", selector)]
-    )
-    return (listing or {}).get("items", []) if status == 200 else []
+    return kube.list_items(api, f"/api/v1/namespaces/{namespace}/pods", query=[("labelSelector", selector)])
 
 
 def _restarts(pods: list[dict[str, Any]]) -> dict[str, int]:

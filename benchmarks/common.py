@@ -1,13 +1,15 @@
-"""Timing of processes, and where the tools are."""
+"""Timing of processes, where the tools are, and the cluster a benchmark runs on."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from wandb_launch.toolcache import cache_dir
@@ -37,3 +39,15 @@ def time_process(
         times.append(time.perf_counter() - start)
         code = result.returncode
     return statistics.median(times), code
+
+
+@contextlib.contextmanager
+def cluster(nodes: int = 0) -> Iterator[Path]:
+    """$KUBECONFIG, else a local control plane started here (with `nodes` simulated nodes)."""
+    if os.environ.get("KUBECONFIG"):
+        yield Path(os.environ["KUBECONFIG"])
+        return
+    from wandb_launch.controlplane import LocalControlPlane
+
+    with LocalControlPlane(nodes=nodes) as control_plane:
+        yield control_plane.kubeconfig

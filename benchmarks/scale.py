@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.common import CLI, REPO, tool
+from benchmarks.common import CLI, REPO, cluster, tool
 from benchmarks.verify_rbac import kubectl_loop
 from tests.paths import OFFICIAL_CHART
 
@@ -140,18 +140,6 @@ def objects(text: str) -> int:
     return len(re.findall(r"^kind: ", text, re.M))
 
 
-@contextlib.contextmanager
-def cluster() -> Iterator[Path]:
-    """$KUBECONFIG, else a local control plane with simulated nodes started here."""
-    if os.environ.get("KUBECONFIG"):
-        yield Path(os.environ["KUBECONFIG"])
-        return
-    from wandb_launch.controlplane import LocalControlPlane
-
-    with LocalControlPlane(nodes=NODES) as control_plane:
-        yield control_plane.kubeconfig
-
-
 def load() -> str:
     """The machine's load averages (1, 5, 15 minutes)."""
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -216,7 +204,7 @@ def main(sizes: Sequence[int] = SIZES, kubectl_calls: int = 200, rounds: int = 1
     print(f"Scale: ours vs W&B's launch-agent 0.13.12, {', '.join(map(str, sizes))} target namespaces (helm {helm})")
     print(f"install and upgrade with {' '.join(WAIT)} on both sides; cluster steps: median of {rounds} round(s); "
           f"CPUs: {os.cpu_count()}, load average: {load()}")
-    with tempfile.TemporaryDirectory() as tmp, cluster() as kubeconfig:
+    with tempfile.TemporaryDirectory() as tmp, cluster(nodes=NODES) as kubeconfig:
         workdir = Path(tmp)
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
         tool_lines: list[str] = []

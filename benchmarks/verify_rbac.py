@@ -10,26 +10,14 @@ import contextlib
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.common import CLI, REPO, tool
+from benchmarks.common import CLI, REPO, cluster, tool
 
 RELEASE = "bench"
 AGENT_NAMESPACE = "bench-agent"
 # Ten times faster than the kubectl loop: the target of the issue.
 TARGET_RATIO = 10.0
-
-
-@contextlib.contextmanager
-def cluster() -> Iterator[Path]:
-    if os.environ.get("KUBECONFIG"):
-        yield Path(os.environ["KUBECONFIG"])
-        return
-    from wandb_launch.controlplane import LocalControlPlane
-
-    with LocalControlPlane() as control_plane:
-        yield control_plane.kubeconfig
 
 
 def install_release(kubeconfig: Path, targets: list[str]) -> str:

@@ -124,3 +124,32 @@ def deployed_revision(helm: Any, ref: ClusterRef) -> int | None:
         return None
     deployed = [entry["revision"] for entry in history if entry.get("status") == "deployed"]
     return int(deployed[-1]) if deployed else None
+
+
+def helm_error_line(error: Any) -> str:
+    """The last non-empty line of a failed helm call's stderr (pyhelm3 `errors.Error`): helm's own reason."""
+    lines = [line for line in error.stderr.decode(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
+def apply_release(helm: Any, ref: ClusterRef, chart: Path, values: dict[str, Any], *, wait: bool, timeout: str) -> Any:
+    """`helm upgrade --install` of the chart directory into the release's namespace (never
+    created here: the chart owns namespaces); returns pyhelm3's revision.
+
+    With `wait`, helm's own roll-back flag is added (`--rollback-on-failure` on Helm 4,
+    `--atomic` on Helm 3; both imply the wait). pyhelm3's `errors.Error` passes through:
+    `helm_error_line` gives its one line."""
+    rollback_flag = {"rollback_on_failure": True} if helm.version.major >= 4 else {"atomic": True}
+    chart_ref = run(helm.get_chart(chart.resolve()))
+    return run(
+        helm.install_or_upgrade_release(
+            ref.release,
+            chart_ref,
+            values,
+            namespace=ref.namespace,
+            create_namespace=False,
+            wait=wait,
+            timeout=timeout,
+            **(rollback_flag if wait else {}),
+        )
+    )

@@ -224,28 +224,15 @@ def install(
     progress.step(f"helm {'upgrade' if request.upgrade else 'install'} {ref.release} ({request.chart})")
     if request.wait:
         watcher.start()
-    # Helm's own roll-back flag implies --wait: used when the user waits anyway.
-    helm4 = helm.version.major >= 4
-    rollback_flag = {"rollback_on_failure": True} if helm4 else {"atomic": True}
     try:
-        chart_ref = helmclient.run(helm.get_chart(request.chart.resolve()))
         # One layer merged the way `helm -f a -f b` merges (pyhelm3 would concatenate lists).
+        # With --wait, helm's own roll-back flag (helmclient.apply_release); without, _undo.
         values = deep_merge(checked.merged, secrets)
-        revision = helmclient.run(
-            helm.install_or_upgrade_release(
-                ref.release,
-                chart_ref,
-                values,
-                namespace=ref.namespace,
-                create_namespace=False,
-                wait=request.wait,
-                timeout=request.timeout,
-                **(rollback_flag if request.wait else {}),
-            )
+        revision = helmclient.apply_release(
+            helm, ref, request.chart, values, wait=request.wait, timeout=request.timeout
         )
     except helm_errors.Error as e:
-        lines = [line for line in e.stderr.decode(errors="replace").splitlines() if line.strip()]
-        message = lines[-1] if lines else "no message"
+        message = helmclient.helm_error_line(e)
         if not request.wait:
             message += "; " + _undo(helm, ref, deployed)
         raise HelmFailed(message) from None
@@ -276,5 +263,4 @@ def _undo(helm: Any, ref: ClusterRef, deployed: int | None) -> str:
         helmclient.run(helm._command.rollback(ref.release, str(deployed), namespace=ref.namespace, cleanup_on_fail=True))
         return f"rolled back to revision {deployed}, which is running as before"
     except helm_errors.Error as e:
-        lines = [line for line in e.stderr.decode(errors="replace").splitlines() if line.strip()]
-        return f"and undoing it failed too ({lines[-1] if lines else 'no message'}): see `helm history {ref.release}`"
+        return f"and undoing it failed too ({helmclient.helm_error_line(e)}): see `helm history {ref.release}`"

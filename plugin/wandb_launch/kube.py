@@ -98,3 +98,10 @@ def request(
     except ValueError:
         decoded = None
     return status, decoded, headers
+
+
+def list_items(api: Any, path: str, query: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """The items of a list call (GET of a collection); none when the server does not answer 200
+    (a list the caller may not read is one it does without)."""
+    status, listing, _ = request(api, "GET", path, query=query)
+    return (listing or {}).get("items", []) if status == 200 else []

@@ -1,8 +1,10 @@
 """Helpers of the cluster tests: namespaces, clients acting as a service account, access
-reviews by the server's authorizer, polling, and a discovery-wide object listing."""
+reviews by the server's authorizer, polling, a discovery-wide object listing, and admission
+policies that make the server refuse chosen creations."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -160,3 +162,48 @@ def events_for(api: kubernetes.client.ApiClient, namespace: str, kind: str | Non
         for event in events
         if kind is None or event.involved_object.kind == kind
     ]
+
+
+@contextlib.contextmanager
+def refused_creations(
+    api: kubernetes.client.ApiClient,
+    resource: tuple[str, str, str],
+    match_resources: dict[str, Any],
+    message: str,
+    probe: Callable[[], None],
+) -> Iterator[None]:
+    """While inside: the API server refuses every CREATE of `resource` (group, version,
+    plural) matched by `match_resources` (a ValidatingAdmissionPolicy, enforced by the server
+    itself) with `message`. `probe` makes a dry-run creation the policy must refuse: the server
+    picks policies up within a few seconds, so this waits until it does."""
+    group, version, plural = resource
+    name = unique_name("refuse")
+    admission = kubernetes.client.AdmissionregistrationV1Api(api)
+    admission.create_validating_admission_policy({
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [
+                {"apiGroups": [group], "apiVersions": [version], "operations": ["CREATE"], "resources": [plural]},
+            ]},
+            "validations": [{"expression": "false", "message": message}],
+        },
+    })  # fmt: skip
+    admission.create_validating_admission_policy_binding({
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"], "matchResources": match_resources},
+    })
+
+    def refused() -> bool:
+        try:
+            probe()
+        except ApiException as error:
+            return message in (error.body or "")
+        return False
+
+    try:
+        eventually(refused, f"the admission policy to refuse {plural} ({message})")
+        yield
+    finally:
+        admission.delete_validating_admission_policy_binding(name)
+        admission.delete_validating_admission_policy(name)

@@ -10,32 +10,63 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import kubernetes.client
 import pytest
 import yaml
 
-from ..clirun import one_line_error, run_cli
+from ..clirun import Outcome, one_line_error, run_cli
 from ..paths import CHART, OFFICIAL_CHART
-from .adoption import existing, official  # noqa: F401 - `official` is a fixture
-from .kube import eventually, unique_name
-from .release import HELM_NAMESPACE
+from .adoption import OfficialRelease, existing, official  # noqa: F401 - `official` is a fixture
+from .kube import eventually, refused_creations, unique_name, until_empty
+from .release import HELM_NAMESPACE, Release, leftovers
 
 pytestmark = pytest.mark.cluster
 
 CI_API_KEY = "<an-api-key>"  # what chart/ci/basic-values.yaml of the official chart carries
 
 
-def test_official_ci_values_are_adopted(official, tmp_path: Path) -> None:
-    """A dry run: the values of the chart's own ci/ file, key by key; nothing changes."""
+def ci_release(official, *targets: str) -> OfficialRelease:
+    """A release of the official chart with the values of its own ci/ file, moved to the
+    release's namespace (the file says wandb) so tests do not share one: its targets are
+    `targets`, then that namespace."""
     release = official()
-    # Its own ci/ file, moved to the release's namespace (the file says wandb) so tests do not share one.
     release.install(
         "-f",
         str(OFFICIAL_CHART / "ci" / "basic-values.yaml"),
         "--set-json",
-        f'additionalTargetNamespaces=["default","{release.namespace}"]',
+        f"additionalTargetNamespaces={json.dumps([*targets, release.namespace])}",
     )
+    return release
+
+
+def deployment(name: str, container: str, image: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """A one-container Deployment selecting its pods by app=NAME."""
+    return {
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": container, "image": image}]},
+            },
+        },
+    }
+
+
+def assert_rolled_back(release: OfficialRelease, result: Outcome, before: list[dict[str, str]]) -> None:
+    """adopt --apply failed and said it rolled back; the old release is whole and no release
+    record of ours is left (in any state)."""
+    assert result.code == 1, result.err
+    assert "rolled back: our release and copies removed, the old agent" in result.err
+    assert len(existing(release.admin, before)) == len(before)
+    assert release.ours not in release.cluster.helm("list", "-a", "-n", HELM_NAMESPACE, "-q").stdout.split()
+
+
+def test_official_ci_values_are_adopted(official, tmp_path: Path) -> None:
+    """A dry run: the values of the chart's own ci/ file, key by key; nothing changes."""
+    release = ci_release(official, "default")
     before = release.manifest_refs()
     values_out = tmp_path / "adopted.yaml"
     result = release.adopt("--values-out", str(values_out), "-o", "json")
@@ -65,21 +96,12 @@ def test_official_ci_values_are_adopted(official, tmp_path: Path) -> None:
 
 
 def test_our_agent_never_available_rolls_back_and_leaves_the_old_one(official, tmp_path: Path) -> None:
-    release = official()
-    release.install(
-        "-f",
-        str(OFFICIAL_CHART / "ci" / "basic-values.yaml"),
-        "--set-json",
-        f'additionalTargetNamespaces=["{release.namespace}"]',
-    )
+    release = ci_release(official)
     before = release.manifest_refs()
     # No node here: our pod is never scheduled, never Ready.
     result = release.adopt("--values-out", str(tmp_path / "v.yaml"), "--apply", "--timeout", "5s", "--settle", "0")
-    assert result.code == 1
+    assert_rolled_back(release, result, before)
     assert "was not Available after 5 s" in result.err
-    assert "rolled back: our release and copies removed, the old agent" in result.err
-    assert len(existing(release.admin, before)) == len(before)
-    assert release.ours not in release.cluster.helm("list", "-n", HELM_NAMESPACE, "-q").stdout.split()
     eventually(
         lambda: (
             not existing(
@@ -91,28 +113,38 @@ def test_our_agent_never_available_rolls_back_and_leaves_the_old_one(official, t
     )
 
 
-def test_an_unrecognised_agent_and_several_agents_are_refused_in_one_line(official, cluster, admin) -> None:
-    release = official()
-    release.install(
-        "-f",
-        str(OFFICIAL_CHART / "ci" / "basic-values.yaml"),
-        "--set-json",
-        f'additionalTargetNamespaces=["{release.namespace}"]',
-    )
+def test_helm_failing_midway_rolls_back_its_failed_release(official, admin, tmp_path: Path) -> None:
+    """helm install (adopt's, without --wait) refused by the server after it made the release
+    record and our first objects (an admission policy refuses our Deployment, which helm
+    creates after the service account, config map and roles): adopt's roll-back removes the
+    failed release record, our objects and the copied key; the old agent stays."""
+    release = ci_release(official)
+    before = release.manifest_refs()
+    ours = {"app.kubernetes.io/instance": release.ours}
     apps = kubernetes.client.AppsV1Api(admin)
-    apps.create_namespaced_deployment(
-        release.namespace,
-        {
-            "metadata": {"name": "web"},
-            "spec": {
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web"}},
-                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
-                },
-            },
-        },
-    )
+    probe_deployment = deployment("probe", "c", "probe", labels=ours)
+    message = "no Deployment of ours (a test's admission policy)"
+    with refused_creations(
+        admin,
+        ("apps", "v1", "deployments"),
+        {"objectSelector": {"matchLabels": ours}},
+        message,
+        lambda: apps.create_namespaced_deployment(release.namespace, probe_deployment, dry_run="All"),
+    ):
+        result = release.adopt("--values-out", str(tmp_path / "v.yaml"), "--apply", "--timeout", "60s", "--settle", "0")
+    assert_rolled_back(release, result, before)
+    line = result.err.strip().splitlines()[-1]  # after the progress lines
+    assert line.startswith("wandb-launch adopt: "), result.err
+    assert f"helm install {release.ours} failed: " in line and message in line, line
+    assert "rolled back: our release and copies removed, the old agent" in line, line
+    nothing_of_ours = Release(release.ours, f"{release.ours}-none", [], [], release.cluster)
+    until_empty(lambda: leftovers(admin, [nothing_of_ours]), "objects of our rolled-back release")
+
+
+def test_an_unrecognised_agent_and_several_agents_are_refused_in_one_line(official, cluster, admin) -> None:
+    release = ci_release(official)
+    apps = kubernetes.client.AppsV1Api(admin)
+    apps.create_namespaced_deployment(release.namespace, deployment("web", "web", "nginx:1.27"))
     kubeconfig = ["--kubeconfig", str(cluster.kubeconfig), "--release", release.ours]
     cases = [
         (
@@ -155,19 +187,7 @@ def test_an_unrecognised_agent_and_several_agents_are_refused_in_one_line(offici
         cluster.helm("uninstall", ours, "-n", release.namespace, check=False)
     # Two agents and no choice: name both.
     hand = unique_name("hand")
-    apps.create_namespaced_deployment(
-        release.namespace,
-        {
-            "metadata": {"name": hand},
-            "spec": {
-                "selector": {"matchLabels": {"app": hand}},
-                "template": {
-                    "metadata": {"labels": {"app": hand}},
-                    "spec": {"containers": [{"name": "agent", "image": "wandb/launch-agent:0.31.0"}]},
-                },
-            },
-        },
-    )
+    apps.create_namespaced_deployment(release.namespace, deployment(hand, "agent", "wandb/launch-agent:0.31.0"))
     result = run_cli("adopt", *kubeconfig)
     assert result.code == 2
     line = one_line_error(result)

@@ -26,7 +26,7 @@ import yaml
 
 from ..chart.test_chart_bad_values import CASES
 from ..paths import CACHE_BIN, CHART, VALUES_DIR
-from .kube import delete_namespace, eventually, unique_name, until_empty
+from .kube import delete_namespace, eventually, refused_creations, unique_name, until_empty
 from .release import HELM_NAMESPACE, Release, deployment_replica_sets, leftovers
 
 pytestmark = pytest.mark.cluster
@@ -69,43 +69,19 @@ def test_every_bad_values_case_fails_to_install_and_leaves_nothing(cluster, admi
 
 @pytest.fixture
 def refusing_namespace(admin, make_namespace) -> Iterator[str]:
-    """A target namespace where the API server refuses every new secret (a
-    ValidatingAdmissionPolicy, enforced by the server itself): the chart's API-key secret
-    there fails after the agent namespace, service account, ... were created."""
+    """A target namespace where the API server refuses every new secret (an admission
+    policy): the chart's API-key secret there fails after the agent namespace, service
+    account, ... were created."""
     namespace = make_namespace("refuse", "baseline")
-    name = unique_name("refuse-secrets")
-    admission = kubernetes.client.AdmissionregistrationV1Api(admin)
-    admission.create_validating_admission_policy({
-        "metadata": {"name": name},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": [
-                {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["secrets"]},
-            ]},
-            "validations": [{"expression": "false", "message": "no new secrets in this namespace (a test's admission policy)"}],
-        },
-    })  # fmt: skip
-    admission.create_validating_admission_policy_binding({
-        "metadata": {"name": name},
-        "spec": {
-            "policyName": name,
-            "validationActions": ["Deny"],
-            "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}},
-        },
-    })  # fmt: skip
     core = kubernetes.client.CoreV1Api(admin)
-
-    def refused() -> bool:  # the server picks policies up within a few seconds
-        try:
-            core.create_namespaced_secret(namespace, {"metadata": {"name": "probe"}}, dry_run="All")
-        except kubernetes.client.ApiException as error:
-            return "no new secrets in this namespace" in (error.body or "")
-        return False
-
-    eventually(refused, "the admission policy to refuse secrets")
-    yield namespace
-    admission.delete_validating_admission_policy_binding(name)
-    admission.delete_validating_admission_policy(name)
+    with refused_creations(
+        admin,
+        ("", "v1", "secrets"),
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}},
+        "no new secrets in this namespace (a test's admission policy)",
+        lambda: core.create_namespaced_secret(namespace, {"metadata": {"name": "probe"}}, dry_run="All"),
+    ):
+        yield namespace
 
 
 @pytest.fixture

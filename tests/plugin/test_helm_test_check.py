@@ -174,14 +174,7 @@ def test_api_key_secrets_use_the_names_given() -> None:
         ("runs", "wandb-api-key-prod"): {"data": {"password": "a2V5"}},
         ("other", "wandb-api-key-prod"): {"data": {"password": "b3RoZXI="}},
     }
-    results = check.check_api_key_secrets(
-        lambda ns, name: secrets.get((ns, name)),
-        "wandb",
-        ["runs", "other", "gone"],
-        "wandb-api-key-prod",
-        "mine",
-        "token",
-    )
+    results = api_key_rows(secrets, ["runs", "other", "gone"], "mine", "token", run_secret="wandb-api-key-prod")
     by_namespace = {r.namespace: r for r in results}
     assert by_namespace["wandb"].status == "ok" and "mine" in by_namespace["wandb"].detail
     assert by_namespace["runs"].status == "ok"
@@ -192,23 +185,34 @@ def test_api_key_secrets_use_the_names_given() -> None:
 # --- The report's rows, as a user reads them ---------------------------------------------
 
 
-def _secrets_reader(secrets: dict, forbidden: frozenset = frozenset()):
-    """A secret reader over plain data: (namespace, name) -> secret, some reads refused."""
+def api_key_rows(
+    secrets: dict,
+    targets: list[str],
+    *agent_secret: str,
+    run_secret: str = "wandb-api-key-r",
+    forbidden: frozenset = frozenset(),
+    reads: list[tuple[str, str]] | None = None,
+) -> list:
+    """The api-key rows of an agent in namespace wandb with these targets, its secrets read
+    from plain data ((namespace, name) -> secret), the reads in `forbidden` refused, every
+    read noted in `reads`. `agent_secret`: the agent's secret name and key, when not the run
+    secret's."""
 
     def read(namespace: str, name: str):
+        if reads is not None:
+            reads.append((namespace, name))
         if (namespace, name) in forbidden:
             raise check.Forbidden(name)
         return secrets.get((namespace, name))
 
-    return read
+    return check.check_api_key_secrets(read, "wandb", targets, run_secret, *agent_secret)
 
 
 def test_api_key_rows_when_the_agent_s_secret_is_missing() -> None:
     """The agent's own secret is gone: one fail row with the fix, and the runs' secrets are
     still checked (their key cannot be compared, so a present key is ok)."""
     secrets = {("runs", "wandb-api-key-r"): {"data": {"password": "a2V5"}}}
-    results = check.check_api_key_secrets(_secrets_reader(secrets), "wandb", ["runs"], "wandb-api-key-r")
-    assert results == [
+    assert api_key_rows(secrets, ["runs"]) == [
         check.Result(
             "fail",
             "api-key",
@@ -227,8 +231,7 @@ def test_api_key_rows_when_the_agent_s_secret_lacks_its_key() -> None:
         ("wandb", "wandb-api-key-r"): {"data": {"token": "a2V5"}},
         ("runs", "wandb-api-key-r"): {"data": {"password": "b3RoZXI="}},
     }
-    results = check.check_api_key_secrets(_secrets_reader(secrets), "wandb", ["runs"], "wandb-api-key-r")
-    assert results == [
+    assert api_key_rows(secrets, ["runs"]) == [
         check.Result(
             "fail",
             "api-key",
@@ -251,14 +254,11 @@ def test_api_key_rows_per_target_namespace() -> None:
         ("same", "wandb-api-key-r"): {"data": {"password": "a2V5"}},
     }
     reads: list[tuple[str, str]] = []
-    read = _secrets_reader(secrets, frozenset({("locked", "wandb-api-key-r")}))
-
-    def counted(namespace: str, name: str):
-        reads.append((namespace, name))
-        return read(namespace, name)
-
-    results = check.check_api_key_secrets(
-        counted, "wandb", ["locked", "gone", "wandb", "nokey", "other", "same"], "wandb-api-key-r"
+    results = api_key_rows(
+        secrets,
+        ["locked", "gone", "wandb", "nokey", "other", "same"],
+        forbidden=frozenset({("locked", "wandb-api-key-r")}),
+        reads=reads,
     )
     assert results == [
         check.Result("ok", "api-key", "wandb", "secret wandb-api-key-r holds the agent's key"),
@@ -295,9 +295,7 @@ def test_api_key_rows_when_the_agent_s_secret_is_not_readable() -> None:
     """`verify` run by a user who may not read the agent's secret: skipped, not failed; the
     agent's namespace is a target with its own run secret (another name), checked apart."""
     secrets = {("wandb", "wandb-api-key-r"): {"data": {"password": "a2V5"}}}
-    read = _secrets_reader(secrets, frozenset({("wandb", "mine")}))
-    results = check.check_api_key_secrets(read, "wandb", ["wandb"], "wandb-api-key-r", "mine", "token")
-    assert results == [
+    assert api_key_rows(secrets, ["wandb"], "mine", "token", forbidden=frozenset({("wandb", "mine")})) == [
         check.Result("skip", "api-key", "wandb", "secret mine not readable here"),
         check.Result("ok", "api-key", "wandb", "secret wandb-api-key-r is where runs read it"),
     ]

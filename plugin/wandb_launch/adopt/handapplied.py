@@ -15,7 +15,7 @@ from typing import Any
 
 from wandb_launch import kube
 from wandb_launch.adopt import launchconfig
-from wandb_launch.adopt.model import MAPPED, REFUSED, Adoption, ObjectRef, OldObject
+from wandb_launch.adopt.model import MAPPED, REFUSED, Adoption, ObjectRef, OldObject, set_path
 from wandb_launch.adopt.official import PUBLIC_IMAGE, Target, split_image
 from wandb_launch.errors import InputError
 
@@ -99,11 +99,7 @@ class _Reader:
         self.kept: list[OldObject] = []
 
     def put(self, path: str, value: Any) -> None:
-        node = self.out
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        set_path(self.out, path, value)
 
     def builds_with_kaniko(self) -> bool:
         """Does the adopted launch config build with kaniko (the chart's default builder is noop)?"""
@@ -584,8 +580,7 @@ def _config_map_users(api: Any, namespace: str, name: str, deployment: str) -> l
         ("statefulset", "apps/v1/namespaces/{ns}/statefulsets"),
         ("daemonset", "apps/v1/namespaces/{ns}/daemonsets"),
     ):
-        status, listing, _ = kube.request(api, "GET", "/apis/" + path.format(ns=namespace))
-        for item in (listing or {}).get("items", []) if status == 200 else []:
+        for item in kube.list_items(api, "/apis/" + path.format(ns=namespace)):
             if kind == "deployment" and item["metadata"]["name"] == deployment:
                 continue
             if _pod_spec_uses_config_map(item["spec"]["template"]["spec"], name):
@@ -594,9 +589,8 @@ def _config_map_users(api: Any, namespace: str, name: str, deployment: str) -> l
 
 
 def _disruption_budgets(api: Any, namespace: str, labels: Mapping[str, str]) -> list[OldObject]:
-    status, listing, _ = kube.request(api, "GET", f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets")
     found = []
-    for pdb in (listing or {}).get("items", []) if status == 200 else []:
+    for pdb in kube.list_items(api, f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets"):
         match = (pdb["spec"].get("selector") or {}).get("matchLabels") or {}
         if (
             match

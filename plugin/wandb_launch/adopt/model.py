@@ -97,3 +97,12 @@ class Adoption:
 
     def outcome(self, key: str, outcome: str, to: str = "", note: str = "") -> None:
         self.outcomes.append(KeyOutcome(key, outcome, to, note))
+
+
+def set_path(values: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted key (`git.existingSecret`) in nested values, making the mappings on the way."""
+    node = values
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value

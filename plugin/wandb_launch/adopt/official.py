@@ -24,6 +24,7 @@ from wandb_launch.adopt.model import (
     ObjectRef,
     OldObject,
     SecretCopy,
+    set_path,
 )
 from wandb_launch.errors import InputError
 
@@ -103,14 +104,26 @@ class _Mapper:
         return True
 
     def put(self, path: str, value: Any) -> None:
-        node = self.out
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        set_path(self.out, path, value)
 
     def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
         return self.live.secrets.get((namespace, name))
+
+    def copy_secret(
+        self,
+        source: ObjectRef,
+        target: ObjectRef,
+        keys: tuple[tuple[str, str], ...],
+        *,
+        missing: str,
+        why: str = "the old release deletes its own on uninstall",
+        after_removal: bool = False,
+    ) -> None:
+        """Copy the old release's secret `source` into `target`; refused (`missing` says what
+        is gone) when the secret is not there to copy."""
+        if self.secret_keys(source.namespace, source.name) is None:
+            raise InputError("--from-release", missing, "reinstall the old release first")
+        self.a.copies.append(SecretCopy(source, target, keys, why, after_removal=after_removal))
 
 
 # --- one function per key of the old chart's values.yaml ---------------------------------
@@ -156,15 +169,12 @@ def _api_key(m: _Mapper, key: str) -> None:
         m.a.outcome(key, REFUSED, "", "unused: agent.useExternalWandbSecret is true")
         return
     source = ObjectRef("Secret", f"wandb-api-key-{m.release}", m.ns)
-    if m.secret_keys(m.ns, source.name) is None:
-        raise InputError(
-            "--from-release",
-            f"the release's API-key secret {m.ns}/{source.name} is missing",
-            "reinstall the old release first",
-        )
     target = ObjectRef("Secret", copy_name(m.target, "api-key"), m.ns)
-    m.a.copies.append(
-        SecretCopy(source, target, (("password", "password"),), "the old release deletes its own on uninstall")
+    m.copy_secret(
+        source,
+        target,
+        (("password", "password"),),
+        missing=f"the release's API-key secret {m.ns}/{source.name} is missing",
     )
     m.put("apiKey", {"existingSecret": target.name, "existingSecretKey": "password"})
     m.a.outcome(
@@ -310,14 +320,8 @@ def _secret_env(m: _Mapper, key: str) -> None:
         return
     # The old chart writes this secret into namespace wandb, whatever its `namespace`.
     source = ObjectRef("Secret", "launch-agent-secret-env-vars", "wandb")
-    if m.secret_keys(source.namespace, source.name) is None:
-        raise InputError(
-            "--from-release", f"{key} is set but secret {source} is missing", "reinstall the old release first"
-        )
     target = ObjectRef("Secret", copy_name(m.target, "env"), m.ns)
-    m.a.copies.append(
-        SecretCopy(source, target, tuple((n, n) for n in names), "the old release deletes its own on uninstall")
-    )
+    m.copy_secret(source, target, tuple((n, n) for n in names), missing=f"{key} is set but secret {source} is missing")
     for n in names:
         m.out.setdefault("extraEnv", []).append(
             {"name": n, "valueFrom": {"secretKeyRef": {"name": target.name, "key": n}}}
@@ -332,15 +336,12 @@ def _git_creds(m: _Mapper, key: str) -> None:
         m.a.outcome(key, MAPPED, "git", "empty")
         return
     source = ObjectRef("Secret", "git-creds", m.ns)
-    if m.secret_keys(m.ns, source.name) is None:
-        raise InputError(
-            "--from-release", f"gitCreds is set but secret {source} is missing", "reinstall the old release first"
-        )
     target = ObjectRef("Secret", copy_name(m.target, "git-credentials"), m.ns)
-    m.a.copies.append(
-        SecretCopy(
-            source, target, ((".git-credentials", ".git-credentials"),), "the old release deletes its own on uninstall"
-        )
+    m.copy_secret(
+        source,
+        target,
+        ((".git-credentials", ".git-credentials"),),
+        missing=f"gitCreds is set but secret {source} is missing",
     )
     m.put("git.existingSecret", target.name)
     m.a.outcome(key, MAPPED, "git.existingSecret", f"copied into secret {target.name} (never written to a file)")
@@ -378,12 +379,13 @@ def _azure_key(m: _Mapper, key: str) -> None:
     # Name and namespace are the SDK's (hard-coded): the same secret is made again, at once,
     # when the old release has deleted its own.
     ref = ObjectRef("Secret", "azure-storage-access-key", "wandb")
-    if m.secret_keys(ref.namespace, ref.name) is None:
-        raise InputError(
-            "--from-release", f"{key} is set but secret {ref} is missing", "reinstall the old release first"
-        )
-    m.a.copies.append(
-        SecretCopy(ref, ref, (("password", "password"),), "its name is fixed by the SDK", after_removal=True)
+    m.copy_secret(
+        ref,
+        ref,
+        (("password", "password"),),
+        missing=f"{key} is set but secret {ref} is missing",
+        why="its name is fixed by the SDK",
+        after_removal=True,
     )
     m.a.outcome(
         key,

@@ -143,10 +143,7 @@ def deployment_available(api: Any, namespace: str, name: str) -> tuple[bool, str
 
 
 def _pods(api: Any, namespace: str, selector: str) -> list[dict[str, Any]]:
-    status, listing, _ = kube.request(
-        api, "GET", f"/api/v1/namespaces/{namespace}/pods", query=[("labelSelector", selector)]
-    )
-    return (listing or {}).get("items", []) if status == 200 else []
+    return kube.list_items(api, f"/api/v1/namespaces/{namespace}/pods", query=[("labelSelector", selector)])
 
 
 def _restarts(pods: list[dict[str, Any]]) -> dict[str, int]:
@@ -232,10 +229,7 @@ def remove_old(api: Any, ref: ClusterRef, adoption: Adoption, timeout: str) -> l
         try:
             helmclient.run(helm._command.uninstall(name, namespace=namespace, wait=True, timeout=timeout))
         except helm_errors.Error as e:
-            lines = [line for line in e.stderr.decode(errors="replace").splitlines() if line.strip()]
-            raise AdoptFailed(
-                f"helm uninstall {name} -n {namespace} failed: {lines[-1] if lines else 'no message'}"
-            ) from None
+            raise AdoptFailed(f"helm uninstall {name} -n {namespace} failed: {helmclient.helm_error_line(e)}") from None
         removed.append(f"release {namespace}/{name} (helm uninstall)")
         removed += [str(o.ref) for o in adoption.old_objects if o.remove and o.ref != adoption.deployment]
         return removed
@@ -244,9 +238,9 @@ def remove_old(api: Any, ref: ClusterRef, adoption: Adoption, timeout: str) -> l
         (o for o in adoption.old_objects if o.remove and o.ref != adoption.deployment),
         key=lambda o: rank.get(o.ref.kind, 99),
     )
-    for old in doomed:
-        _request(api, "DELETE", old.ref.path, ok=(200, 202, 404))
-        removed.append(str(old.ref))
+    for obj in doomed:
+        _request(api, "DELETE", obj.ref.path, ok=(200, 202, 404))
+        removed.append(str(obj.ref))
     return removed
 
 
@@ -291,21 +285,9 @@ def install(ref: ClusterRef, chart: Path, values: dict[str, Any], timeout: str) 
 
     helm = helmclient.client(ref)
     try:
-        chart_ref = helmclient.run(helm.get_chart(chart.resolve()))
-        revision = helmclient.run(
-            helm.install_or_upgrade_release(
-                ref.release,
-                chart_ref,
-                values,
-                namespace=ref.namespace,
-                create_namespace=False,
-                wait=False,
-                timeout=timeout,
-            )
-        )
+        revision = helmclient.apply_release(helm, ref, chart, values, wait=False, timeout=timeout)
     except helm_errors.Error as e:
-        lines = [line for line in e.stderr.decode(errors="replace").splitlines() if line.strip()]
-        raise AdoptFailed(f"helm install {ref.release} failed: {lines[-1] if lines else 'no message'}") from None
+        raise AdoptFailed(f"helm install {ref.release} failed: {helmclient.helm_error_line(e)}") from None
     return int(revision.revision)
 
 

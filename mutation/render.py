@@ -1,7 +1,8 @@
 """Render a chart copy for every scenario with the real helm binary, in a comparable form.
 
-Scenarios are the values files the offline suite renders (values/*.yaml with a placeholder
-API key, chart/ci/*-values.yaml) and, unless turned off, the probes of probes.yaml. A render
+Scenarios are the values files the offline suite renders, with the same flags (values/*.yaml
+with the README's --set values as the tests' placeholders, chart/ci/*-values.yaml) and, unless
+turned off, the probes of probes.yaml. A render
 is reduced to what a user can get from it: the objects (parsed, so YAML spelling does not
 count), NOTES.txt's text, or the one error line `helm template` ends with.
 """
@@ -20,12 +21,13 @@ from typing import Any
 
 import yaml
 
+# The tests' own flags per values file (not chartlib: importing it fixes the tests' chart path).
+from tests.chart.command_line import value_args
+
 RELEASE = "wandb-launch"
 NAMESPACE = "default"
 # The API server version of the install tests (hack/versions.env), as tests/chart renders.
 KUBE_VERSION = "v1.36.3"
-# In the SDK's format (check_api_key: 40+ characters after the first '-'), which the chart now checks.
-API_KEY_PLACEHOLDER = "mutation-placeholder-api-key-0000000000000000000000000000"
 PROBES = Path(__file__).with_name("probes.yaml")
 
 # `helm template` does not print NOTES.txt: the render copy renders it as a ConfigMap too.
@@ -52,12 +54,10 @@ class Scenario:
 
 
 def values_scenarios(repo: Path) -> list[Scenario]:
-    cloud = [
-        Scenario(f"values/{p.name}", ("-f", str(p), "--set", f"apiKey.value={API_KEY_PLACEHOLDER}"))
-        for p in sorted((repo / "values").glob("*.yaml"))
-    ]
-    ci = [Scenario(f"chart/ci/{p.name}", ("-f", str(p))) for p in sorted((repo / "chart" / "ci").glob("*-values.yaml"))]
-    return cloud + ci
+    """One per values file, named as the tests' ids name it (values/aks.yaml, chart/ci/...), rendered as they do."""
+    cloud = [(f"values/{p.name}", p) for p in sorted((repo / "values").glob("*.yaml"))]
+    ci = [(f"chart/ci/{p.name}", p) for p in sorted((repo / "chart" / "ci").glob("*-values.yaml"))]
+    return [Scenario(name, tuple(value_args(path))) for name, path in cloud + ci]
 
 
 def probe_scenarios(repo: Path, workdir: Path) -> list[Scenario]:

@@ -18,14 +18,12 @@ import yaml
 from wandb_launch.clusterref import DEFAULT_RELEASE
 
 from ..paths import CHART, REPO
+# The README's --set values, defined apart so the mutation run renders with them too; re-exported.
+from .command_line import API_KEY_PLACEHOLDER, AZURE_STORAGE_KEY_PLACEHOLDER, command_line_values, value_args
 
 # The README's `helm install wandb-launch ./chart`: the CLI's default release.
 RELEASE = DEFAULT_RELEASE
 RELEASE_NAMESPACE = "default"
-# The install command of the README passes the key on the command line; ci files carry their own.
-# A key in the SDK's format (check_api_key: 40+ characters after the first '-'), as the chart checks.
-API_KEY_PLACEHOLDER = "test-placeholder-api-key-0000000000000000000000000000"
-AZURE_STORAGE_KEY_PLACEHOLDER = "test-placeholder-azure-storage-key"
 # Kubernetes versions the chart supports (Chart.yaml kubeVersion >=1.29): rendered output is
 # validated against the oldest and the newest schemas kubernetes-validate ships.
 OLDEST_KUBERNETES = "1.29"
@@ -47,26 +45,6 @@ def tool(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not on PATH: run `make tools` and put ~/.cache/wandb-launch/bin on PATH")
     return found
-
-
-def command_line_values(values_file: Path) -> dict[str, str]:
-    """What the README's install command adds to a per-cloud file (`--set KEY=VALUE`): the API
-    key, and for kaniko on Azure the storage key (the chart refuses it on other clouds)."""
-    if values_file.parent.name != "values":
-        return {}
-    values = {"apiKey.value": API_KEY_PLACEHOLDER}
-    launch = (yaml.safe_load(values_file.read_text()) or {}).get("launchConfig") or {}
-    if (launch.get("environment") or {}).get("type") == "azure" and (launch.get("builder") or {}).get("type") == "kaniko":
-        values["kaniko.azureStorage.accessKey"] = AZURE_STORAGE_KEY_PLACEHOLDER
-    return values
-
-
-def value_args(values_file: Path) -> list[str]:
-    """helm flags for a scenario: the file, plus the README's --set values for the per-cloud files."""
-    args = ["-f", str(values_file)]
-    for key, value in command_line_values(values_file).items():
-        args += ["--set", f"{key}={value}"]
-    return args
 
 
 def run_helm(*args: str) -> subprocess.CompletedProcess[str]:

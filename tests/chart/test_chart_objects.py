@@ -7,13 +7,16 @@ from typing import Any
 
 import yaml
 
+from ..paths import VALUES_DIR
 from .chartlib import (
+    AZURE_STORAGE_KEY_PLACEHOLDER,
     CHART,
     RELEASE,
     helm_template,
     launch_config,
     objects_of,
     one,
+    rendered,
     scenario_values,
 )
 
@@ -218,3 +221,16 @@ def test_secrets_are_of_the_type_their_data_needs(docs: list[dict[str, Any]]) ->
     for secret in objects_of(docs, "Secret"):
         wanted = "kubernetes.io/dockerconfigjson" if ".dockerconfigjson" in secret.get("data", {}) else "Opaque"
         assert secret.get("type", "Opaque") == wanted, secret["metadata"]["name"]
+
+
+def test_the_azure_storage_key_is_where_the_kaniko_builder_reads_it() -> None:
+    """The SDK's kaniko builder (wandb 0.31.0, kaniko_builder.py) gives build pods
+    AZURE_STORAGE_ACCESS_KEY from secret azure-storage-access-key, key `password`, in
+    namespace wandb: values/aks.yaml with the README's `--set kaniko.azureStorage.accessKey`
+    puts that key there, base64 as a Secret's data must be."""
+    import base64
+
+    docs = rendered(VALUES_DIR / "aks.yaml")
+    (secret,) = [s for s in objects_of(docs, "Secret") if s["metadata"]["name"] == "azure-storage-access-key"]
+    assert secret["metadata"]["namespace"] == "wandb"
+    assert base64.b64decode(secret["data"]["password"], validate=True).decode() == AZURE_STORAGE_KEY_PLACEHOLDER

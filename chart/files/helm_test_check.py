@@ -209,8 +209,8 @@ def check_rbac(
     agent_namespace: str,
     target_namespaces: Sequence[str],
     agent_needs: AgentNeeds,
-    additional_services: bool = False,
-    kaniko: bool = False,
+    additional_services: bool,
+    kaniko: bool,
 ) -> list[Result]:
     """Ask the API server (through `review`) about every needed call and every excess right."""
     needed, excess = rbac_probes(agent_namespace, target_namespaces, agent_needs, additional_services, kaniko)
@@ -551,10 +551,9 @@ class InClusterAPI:
         req = urllib.request.Request(self.base + path, data=data, method=method)
         req.add_header("Authorization", f"Bearer {self.token}")
         req.add_header("Content-Type", "application/json")
-        req.add_header("Accept", "application/json")
         try:
             with urllib.request.urlopen(req, context=self.context, timeout=30) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
+                return resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as e:
             return e.code, None
 
@@ -610,9 +609,9 @@ def run_checks(
     launch_config: Mapping[str, Any] | None,
     env: Mapping[str, str],
     api_key_secret: str,
-    agent_api_key_secret: str = "",
-    agent_api_key_secret_key: str = "password",
-    additional_services: bool = False,
+    agent_api_key_secret: str,
+    agent_api_key_secret_key: str,
+    additional_services: bool,
 ) -> list[Result]:
     """Every check of a live install, in one order, for the test pod and `verify` alike."""
     builder_type = str(((launch_config or {}).get("builder") or {}).get("type") or "")
@@ -662,11 +661,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--agent-api-key-secret", default="", help="the agent's own key secret (default: --api-key-secret)"
     )
-    parser.add_argument("--agent-api-key-secret-key", default="password")
-    parser.add_argument("--config", default=os.path.expanduser("~/.config/wandb/launch-config.yaml"))
+    parser.add_argument(
+        "--agent-api-key-secret-key", default="password", help="the key of that secret holding the API key (default: password)"
+    )
+    parser.add_argument(
+        "--config",
+        default=os.path.expanduser("~/.config/wandb/launch-config.yaml"),
+        help="the agent's launch config (default: ~/.config/wandb/launch-config.yaml)",
+    )
     parser.add_argument("--rbac-needs", default=AGENT_RBAC_FILE, help="the chart's files/agent-rbac.yaml")
-    parser.add_argument("--additional-services", action="store_true")
-    parser.add_argument("--output", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--additional-services", action="store_true", help="the release grants the SDK's additional services (rbac.additionalServices)"
+    )
+    parser.add_argument("--output", choices=("table", "json"), default="table", help="default: table")
     parser.add_argument(
         "--service-account-dir", default=SERVICE_ACCOUNT_DIR, help="token and ca.crt of the pod's service account"
     )
@@ -694,10 +701,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, RuntimeError) as e:
         print(f"selfcheck: error: {e}", file=sys.stderr)
         return 2
-    if args.output == "json":
-        print(json.dumps([r.as_dict() for r in results], indent=2))
-    else:
+    if args.output == "table":
         print(format_table(results))
+    else:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
     return 1 if failed(results) else 0
 
 

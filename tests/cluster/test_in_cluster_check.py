@@ -215,6 +215,8 @@ def test_a_noop_install_passes_every_check(noop_install: Install, as_pod, check,
     calls = {release.agent_namespace: 0, **{ns: 9 for ns in release.target_namespaces}}
     assert (code, err) == (0, "")
     assert rows_of(out) == ok_rows(noop_install, calls, 24)
+    fields = ("status", "check", "namespace", "detail", "fix")
+    assert out == json.dumps([dict(zip(fields, row)) for row in rows_of(out)], indent=2) + "\n"
 
 
 def test_the_table_is_the_pods_log(noop_install: Install, as_pod, check, capsys, tmp_path: Path) -> None:
@@ -340,7 +342,7 @@ class OwnAgent:
 
 @pytest.fixture
 def own_agent(admin, make_namespace, as_pod) -> Iterator[Callable[..., OwnAgent]]:
-    """own_agent({target: (pod_security, secret data or None, extra rules)}, missing=(), cluster_rules=())"""
+    """own_agent({target: (pod_security, secret data or None, extra rules)}, missing=(), cluster_rules=(), agent_rules=())"""
     core, rbac = k8s.CoreV1Api(admin), k8s.RbacAuthorizationV1Api(admin)
     cluster_scoped: list[str] = []
 
@@ -353,12 +355,13 @@ def own_agent(admin, make_namespace, as_pod) -> Iterator[Callable[..., OwnAgent]
         })  # fmt: skip
 
     def make(targets: dict[str, tuple[str | None, dict[str, str] | None, list[dict[str, Any]]]],
-             missing: tuple[str, ...] = (), cluster_rules: tuple[dict[str, Any], ...] = ()) -> OwnAgent:  # fmt: skip
+             missing: tuple[str, ...] = (), cluster_rules: tuple[dict[str, Any], ...] = (),
+             agent_rules: tuple[dict[str, Any], ...] = ()) -> OwnAgent:  # fmt: skip
         agent_namespace = make_namespace("icc-own", "restricted")
         sa = (agent_namespace, "launch-agent")
         core.create_namespaced_service_account(agent_namespace, {"metadata": {"name": sa[1]}})
         core.create_namespaced_secret(agent_namespace, {"metadata": {"name": SECRET}, "data": {"password": _b64(RUNS_KEY)}})
-        bind(agent_namespace, "own-secrets", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}], sa)
+        bind(agent_namespace, "own-secrets", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}, *agent_rules], sa)
         names = []
         for prefix, (pod_security, secret, extra_rules) in targets.items():
             ns = make_namespace(prefix, pod_security)
@@ -584,3 +587,17 @@ def test_no_api_server_behind_the_address(noop_install: Install, as_pod, check, 
     code, out, err = run_main(check, capsys, pod_argv(noop_install, pod, _config_file(tmp_path, noop_install.launch_config)))
     assert (code, out) == (2, "")
     assert err == "selfcheck: error: <urlopen error [Errno 111] Connection refused>\n"
+
+
+def test_kaniko_builds_in_an_agent_namespace_that_enforces_restricted(own_agent, kaniko_install: Install, check, capsys, tmp_path: Path) -> None:
+    """An agent with the build rights (agent-rbac.yaml's agentNamespace rules) whose own
+    namespace enforces restricted: kaniko's build pods run as root and are denied there."""
+    agent = own_agent({"icc-t": ("baseline", {"password": RUNS_KEY}, [])}, agent_rules=tuple(AGENT_RBAC["agentNamespace"]))
+    code, out, _ = run_main(check, capsys, agent.argv(_config_file(tmp_path, kaniko_install.launch_config)))
+    label = "pod-security.kubernetes.io/enforce"
+    assert code == 1
+    assert [r for r in rows_of(out) if r[2] == agent.namespace and r[1] in ("rbac", "pod-security")] == [
+        ("ok", "rbac", agent.namespace, "all 8 API calls the agent makes here are allowed (agent namespace)", ""),
+        ("fail", "pod-security", agent.namespace, "enforce=restricted denies kaniko build pods (they meet baseline)",
+         f"kubectl label --overwrite ns {agent.namespace} {label}=baseline"),
+    ]  # fmt: skip

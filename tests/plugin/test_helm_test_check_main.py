@@ -3,6 +3,8 @@ test_helm_test_check.py is a child process, which the mutation run cannot see in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from wandb_launch.chartfiles import helm_test_check
 
@@ -33,14 +35,52 @@ def test_both_namespace_flags_are_required(missing: str, capsys) -> None:
     assert f"the following arguments are required: {missing}" in err
 
 
+# What `kubectl logs` of a test pod run with --help shows: the whole text, as a user reads it.
+HELP = """\
+usage: selfcheck [-h] --agent-namespace AGENT_NAMESPACE --target-namespaces TARGET_NAMESPACES [--api-key-secret API_KEY_SECRET] [--agent-api-key-secret AGENT_API_KEY_SECRET] [--agent-api-key-secret-key AGENT_API_KEY_SECRET_KEY] [--config CONFIG]
+                 [--rbac-needs RBAC_NEEDS] [--additional-services] [--output {table,json}] [--service-account-dir SERVICE_ACCOUNT_DIR]
+
+Check this launch agent install from inside the cluster.
+
+options:
+  -h, --help            show this help message and exit
+  --agent-namespace AGENT_NAMESPACE
+  --target-namespaces TARGET_NAMESPACES
+                        comma-separated
+  --api-key-secret API_KEY_SECRET
+                        the secret runs read their API key from (wandb-api-key-<release>); without it that check is skipped
+  --agent-api-key-secret AGENT_API_KEY_SECRET
+                        the agent's own key secret (default: --api-key-secret)
+  --agent-api-key-secret-key AGENT_API_KEY_SECRET_KEY
+                        the key of that secret holding the API key (default: password)
+  --config CONFIG       the agent's launch config (default: ~/.config/wandb/launch-config.yaml)
+  --rbac-needs RBAC_NEEDS
+                        the chart's files/agent-rbac.yaml
+  --additional-services
+                        the release grants the SDK's additional services (rbac.additionalServices)
+  --output {table,json}
+                        default: table
+  --service-account-dir SERVICE_ACCOUNT_DIR
+                        token and ca.crt of the pod's service account
+"""
+
+
 def test_help_says_what_it_checks(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("COLUMNS", "250")  # argparse wraps (and splits hyphenated words) at the terminal's width
     with pytest.raises(SystemExit) as exited:
         check.main(["--help"])
     assert exited.value.code == 0
-    out = capsys.readouterr().out
-    assert "Check this launch agent install from inside the cluster." in out
-    assert "wandb-api-key-<release>" in out  # which secret --api-key-secret names
+    assert capsys.readouterr().out == HELP
+
+
+def test_the_service_account_is_the_pods_by_default(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Without --service-account-dir it reads what the kubelet mounts in every pod."""
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    assert check.SERVICE_ACCOUNT_DIR == "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert not Path(check.SERVICE_ACCOUNT_DIR).exists()  # not a pod: the error names the path
+    assert check.main([*NAMESPACES, "--config", str(tmp_path / "none.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err == "selfcheck: error: [Errno 2] No such file or directory: '/var/run/secrets/kubernetes.io/serviceaccount/token'\n"
 
 
 @pytest.mark.parametrize(

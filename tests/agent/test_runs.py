@@ -106,6 +106,19 @@ def test_an_upgrade_turns_the_policy_off(loop, admin) -> None:
     left = [p.metadata.name for p in admission.list_mutating_admission_policy().items if release.name in p.metadata.name]
     left += [b.metadata.name for b in admission.list_mutating_admission_policy_binding().items if release.name in b.metadata.name]
     assert not left, f"the upgrade left {left}"
+    # The API server stops applying a deleted policy a moment later (its admission informer;
+    # seconds on a loaded machine): wait for that, asking admission itself with a dry-run Job
+    # as the agent's user (the admin impersonating it: the audit log keeps it apart from the
+    # agent's own requests), before the run's Job is made.
+    namespace = loop.namespaces["stopped"]
+    with kubernetes.client.ApiClient(admin.configuration) as as_agent:
+        as_agent.set_default_header("Impersonate-User", f"system:serviceaccount:{release.agent_namespace}:{release.service_account}")
+        probe = {"metadata": {"generateName": "policy-probe-"},
+                 "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}
+        loop.agent.wait_for(
+            lambda: "foregroundDeletion" not in (
+                kubernetes.client.BatchV1Api(as_agent).create_namespaced_job(namespace, probe, dry_run="All").metadata.finalizers or []),
+            "admission to stop applying the removed policy", timeout=60)  # fmt: skip
     loop.items["orphan"] = fake.push(QUEUE, run_spec(loop.namespaces["stopped"], ORPHAN_RUN, keep_running=True))
     fake.run(ORPHAN_RUN).state = "running"
 

@@ -127,9 +127,10 @@ def deployed_revision(helm: Any, ref: ClusterRef) -> int | None:
 
 
 def helm_error_line(error: Any) -> str:
-    """The last non-empty line of a failed helm call's stderr (pyhelm3 `errors.Error`): helm's own reason."""
-    lines = [line for line in error.stderr.decode(errors="replace").splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
+    """The last non-empty line of a failed helm call's stderr (pyhelm3 `errors.Error`): helm's own
+    reason, without the tab and bullet helm puts before each error of a list."""
+    lines = [line.strip() for line in error.stderr.decode(errors="replace").splitlines() if line.strip()]
+    return lines[-1].removeprefix("* ") if lines else "no message"
 
 
 def apply_release(helm: Any, ref: ClusterRef, chart: Path, values: dict[str, Any], *, wait: bool, timeout: str) -> Any:

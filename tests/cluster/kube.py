@@ -171,11 +171,13 @@ def refused_creations(
     match_resources: dict[str, Any],
     message: str,
     probe: Callable[[], None],
+    operation: str = "CREATE",
 ) -> Iterator[None]:
-    """While inside: the API server refuses every CREATE of `resource` (group, version,
-    plural) matched by `match_resources` (a ValidatingAdmissionPolicy, enforced by the server
-    itself) with `message`. `probe` makes a dry-run creation the policy must refuse: the server
-    picks policies up within a few seconds, so this waits until it does."""
+    """While inside: the API server refuses every `operation` (CREATE, DELETE ...) of
+    `resource` (group, version, plural) matched by `match_resources` (a
+    ValidatingAdmissionPolicy, enforced by the server itself) with `message`. `probe` makes a
+    dry-run request the policy must refuse: the server picks policies up (and drops them)
+    within a few seconds, so this waits until it does (and did)."""
     group, version, plural = resource
     name = unique_name("refuse")
     admission = kubernetes.client.AdmissionregistrationV1Api(api)
@@ -184,7 +186,7 @@ def refused_creations(
         "spec": {
             "failurePolicy": "Fail",
             "matchConstraints": {"resourceRules": [
-                {"apiGroups": [group], "apiVersions": [version], "operations": ["CREATE"], "resources": [plural]},
+                {"apiGroups": [group], "apiVersions": [version], "operations": [operation], "resources": [plural]},
             ]},
             "validations": [{"expression": "false", "message": message}],
         },
@@ -207,3 +209,5 @@ def refused_creations(
     finally:
         admission.delete_validating_admission_policy_binding(name)
         admission.delete_validating_admission_policy(name)
+        # ... and drops a deleted one a moment later: the refusal ends with the block.
+        eventually(lambda: not refused(), f"the admission policy to stop refusing {plural} ({message})")

@@ -141,6 +141,42 @@ def test_helm_failing_midway_rolls_back_its_failed_release(official, admin, tmp_
     until_empty(lambda: leftovers(admin, [nothing_of_ours]), "objects of our rolled-back release")
 
 
+def test_a_roll_back_that_fails_says_what_is_left(official, admin, tmp_path: Path) -> None:
+    """The same failure midway, and the server also refuses to delete our config maps: helm
+    uninstall fails, our release record stays, and adopt names it (not "removed"); once the
+    refusals are gone, helm uninstall removes it and the old agent was never touched."""
+    release = ci_release(official)
+    before = release.manifest_refs()
+    ours = {"app.kubernetes.io/instance": release.ours}
+    apps, core = kubernetes.client.AppsV1Api(admin), kubernetes.client.CoreV1Api(admin)
+    probe_deployment = deployment("probe", "c", "probe", labels=ours)
+    probe_config = core.create_namespaced_config_map(release.namespace, {"metadata": {"generateName": "probe-", "labels": ours}})
+    no_deployment = "no Deployment of ours (a test's admission policy)"
+    no_delete = "our config maps stay (a test's admission policy)"
+    try:
+        with refused_creations(
+            admin, ("apps", "v1", "deployments"), {"objectSelector": {"matchLabels": ours}}, no_deployment,
+            lambda: apps.create_namespaced_deployment(release.namespace, probe_deployment, dry_run="All"),
+        ), refused_creations(
+            admin, ("", "v1", "configmaps"), {"objectSelector": {"matchLabels": ours}}, no_delete,
+            lambda: core.delete_namespaced_config_map(probe_config.metadata.name, release.namespace, dry_run="All"),
+            operation="DELETE",
+        ):  # fmt: skip
+            result = release.adopt("--values-out", str(tmp_path / "v.yaml"), "--apply", "--timeout", "60s", "--settle", "0")
+        assert result.code == 1, result.err
+        line = result.err.strip().splitlines()[-1]
+        assert f"helm install {release.ours} failed: deployments.apps " in line and no_deployment in line, line
+        assert f"rolling back left release {release.ours} (helm uninstall: " in line, line
+        assert f"remove by hand (the release: helm uninstall {release.ours} -n {HELM_NAMESPACE}), the old agent" in line, line
+        assert "removed" not in line, line
+        assert release.ours in release.cluster.helm("list", "-a", "-n", HELM_NAMESPACE, "-q").stdout.split()
+        assert len(existing(release.admin, before)) == len(before)
+    finally:
+        core.delete_namespaced_config_map(probe_config.metadata.name, release.namespace)
+    release.cluster.helm("uninstall", release.ours, "-n", HELM_NAMESPACE)
+    assert release.ours not in release.cluster.helm("list", "-a", "-n", HELM_NAMESPACE, "-q").stdout.split()
+
+
 def test_an_unrecognised_agent_and_several_agents_are_refused_in_one_line(official, cluster, admin) -> None:
     release = ci_release(official)
     apps = kubernetes.client.AppsV1Api(admin)

@@ -291,17 +291,28 @@ def install(ref: ClusterRef, chart: Path, values: dict[str, Any], timeout: str) 
     return int(revision.revision)
 
 
-def roll_back(api: Any, ref: ClusterRef, made: list[ObjectRef], timeout: str) -> None:
-    """Our release and the copies go again; the old agent was not touched."""
+def roll_back(api: Any, ref: ClusterRef, made: list[ObjectRef], timeout: str) -> list[str]:
+    """Our release and the copies go again; the old agent was not touched. Returns what of
+    ours is still there (empty: nothing)."""
+    from pyhelm3 import errors as helm_errors
+
     from wandb_launch import helmclient
 
     helm = helmclient.client(ref)
+    left: list[str] = []
     try:
         helmclient.run(helm._command.uninstall(ref.release, namespace=ref.namespace, wait=True, timeout=timeout))
-    except Exception:  # nothing installed, or helm already gone: the copies still go
-        pass
+    except helm_errors.Error as e:  # nothing installed, or the uninstall failed: which one, helm status says
+        try:
+            helmclient.release_status(helm, ref)
+            left.append(f"release {ref.release} (helm uninstall: {helmclient.helm_error_line(e)})")
+        except InputError:
+            pass
     for secret in made:
-        kube.request(api, "DELETE", secret.path)
+        status, _, _ = kube.request(api, "DELETE", secret.path)
+        if status not in (200, 202, 404):
+            left.append(f"{secret} (HTTP {status})")
+    return left
 
 
 def run(
@@ -342,11 +353,14 @@ def run(
         outcome.available_seconds = helm_seconds + waited
     except (AdoptFailed, KeyboardInterrupt) as e:
         step("rolling back: uninstalling our release and the copied secrets")
-        roll_back(api, ref, made, helm_timeout)
+        left = roll_back(api, ref, made, helm_timeout)
         reason = str(e) if isinstance(e, AdoptFailed) else "interrupted"
-        raise AdoptFailed(
-            f"{reason}; rolled back: our release and copies removed, the old agent {adoption.deployment} untouched"
-        ) from None
+        undone = (
+            f"rolling back left {', '.join(left)}: remove by hand (the release: helm uninstall {ref.release} -n {ref.namespace})"
+            if left
+            else "rolled back: our release and copies removed"
+        )
+        raise AdoptFailed(f"{reason}; {undone}, the old agent {adoption.deployment} untouched") from None
     available_at = time.monotonic() - outcome.settle_seconds
     step(f"stopping the old agent {adoption.deployment}")
     stop_old_agent(api, adoption, timeout, step)

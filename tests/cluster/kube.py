@@ -9,7 +9,9 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 import kubernetes.client
 import kubernetes.config
@@ -67,17 +69,35 @@ def delete_namespace(api: kubernetes.client.ApiClient, name: str) -> None:
             raise
 
 
-def service_account_client(
-    admin: kubernetes.client.ApiClient, namespace: str, name: str
-) -> kubernetes.client.ApiClient:
-    """A client authenticated by a TokenRequest token of the service account: the server
-    then authorizes every call as that account, exactly as for the agent in its pod."""
-    token = kubernetes.client.CoreV1Api(admin).create_namespaced_service_account_token(
+def service_account_token(admin: kubernetes.client.ApiClient, namespace: str, name: str) -> str:
+    """A TokenRequest token of the service account (10 minutes), as the kubelet gets one."""
+    return kubernetes.client.CoreV1Api(admin).create_namespaced_service_account_token(
         name, namespace,
         kubernetes.client.AuthenticationV1TokenRequest(
             spec=kubernetes.client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
         ),
     ).status.token
+
+
+def pod_service_account(
+    admin: kubernetes.client.ApiClient, namespace: str, name: str, directory: Path, token: str | None = None
+) -> dict[str, str]:
+    """What the kubelet gives a pod of the service account: its token (or `token`) and the
+    cluster's CA in `directory` (the pod's /var/run/secrets/kubernetes.io/serviceaccount),
+    and the environment naming the API server (returned)."""
+    directory.mkdir(parents=True)
+    (directory / "token").write_text(token if token is not None else service_account_token(admin, namespace, name))
+    (directory / "ca.crt").write_bytes(Path(admin.configuration.ssl_ca_cert).read_bytes())
+    server = urlparse(admin.configuration.host)
+    return {"KUBERNETES_SERVICE_HOST": server.hostname or "", "KUBERNETES_SERVICE_PORT": str(server.port)}
+
+
+def service_account_client(
+    admin: kubernetes.client.ApiClient, namespace: str, name: str
+) -> kubernetes.client.ApiClient:
+    """A client authenticated by a TokenRequest token of the service account: the server
+    then authorizes every call as that account, exactly as for the agent in its pod."""
+    token = service_account_token(admin, namespace, name)
     source = admin.configuration
     configuration = kubernetes.client.Configuration()
     configuration.host = source.host

@@ -57,6 +57,18 @@ class Release:
         text = self.helm("get", "hooks", self.name).stdout
         return [doc for doc in yaml.safe_load_all(text) if doc]
 
+    def test_pod(self) -> dict[str, Any]:
+        """The chart's one `helm test` pod (a hook, not in the manifest)."""
+        pods = [doc for doc in self.hooks() if doc["kind"] == "Pod" and "test" in doc["metadata"]["annotations"]["helm.sh/hook"]]
+        assert len(pods) == 1, f"expected one helm test pod in release {self.name}, got {len(pods)}"
+        return pods[0]
+
+    def launch_config(self) -> str:
+        """The launch-config.yaml the release's ConfigMap holds in the agent's namespace."""
+        with self.cluster.api_client() as client:
+            configmaps = kubernetes.client.CoreV1Api(client).list_namespaced_config_map(self.agent_namespace).items
+        return next(c.data["launch-config.yaml"] for c in configmaps if "launch-config.yaml" in (c.data or {}))
+
     def object(self, kind: str) -> dict[str, Any]:
         """The one rendered object of `kind` (fails when there is not exactly one)."""
         found = [doc for doc in self.manifest() if doc["kind"] == kind]

@@ -12,17 +12,11 @@ from .kube import POD_SECURITY_ENFORCE
 pytestmark = pytest.mark.cluster
 
 
-def helm_test_pod(release) -> dict:
-    pods = [doc for doc in release.hooks() if doc["kind"] == "Pod" and "test" in doc["metadata"]["annotations"]["helm.sh/hook"]]
-    assert len(pods) == 1, f"expected one helm test pod, got {len(pods)}"
-    return pods[0]
-
-
 def test_helm_test_pod_is_admitted_in_the_restricted_agent_namespace(admin, install_release) -> None:
     release = install_release(VALUES_DIR / "local.yaml")
     core = kubernetes.client.CoreV1Api(admin)
     assert core.read_namespace(release.agent_namespace).metadata.labels[POD_SECURITY_ENFORCE] == "restricted"
-    pod = helm_test_pod(release)
+    pod = release.test_pod()
     # Server-side dry run: schema, ServiceAccount and PodSecurity admission, nothing stored.
     created = core.create_namespaced_pod(release.agent_namespace, pod, dry_run="All")
     assert created.spec.service_account_name == release.service_account

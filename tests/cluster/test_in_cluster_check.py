@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlparse
 
 import kubernetes.client as k8s
 import pytest
@@ -29,7 +28,7 @@ import yaml
 from kubernetes.client.rest import ApiException
 
 from ..paths import CHART, VALUES_DIR
-from .kube import create_namespace, delete_namespace, unique_name
+from .kube import create_namespace, delete_namespace, pod_service_account, unique_name
 from .release import API_KEY, Release, install_args
 
 pytestmark = pytest.mark.cluster
@@ -75,17 +74,12 @@ def _shared_install(cluster, admin, key: str, values_file: Path, *set_args: str,
                 if error.status != 409:
                     raise
         release.helm("install", name, str(CHART), *release.values_args)
-    (pod,) = [doc for doc in release.hooks() if doc["kind"] == "Pod"]
+    pod = release.test_pod()
     command = list(pod["spec"]["containers"][0]["command"])
     assert command[:2] == ["python3", "/opt/wandb-launch/helm_test_check.py"], command
     config_at = command.index("--config")
     pod_args = command[2:config_at] + command[config_at + 2 :]
-    config = next(
-        c.data["launch-config.yaml"]
-        for c in k8s.CoreV1Api(admin).list_namespaced_config_map(agent_namespace).items
-        if "launch-config.yaml" in (c.data or {})
-    )
-    yield Install(release, pod["spec"]["serviceAccountName"], pod_args, config)
+    yield Install(release, pod["spec"]["serviceAccountName"], pod_args, release.launch_config())
     if not os.environ.get(KEEP_RELEASES):
         release.helm("uninstall", name, "--wait", check=False)
         for ns in [agent_namespace, *target_namespaces]:
@@ -105,12 +99,6 @@ def kaniko_install(cluster, admin) -> Iterator[Install]:
     yield from _shared_install(cluster, admin, "kaniko", CHART / "ci" / "namespaced-rbac-values.yaml")
 
 
-def _token(admin, namespace: str, service_account: str) -> str:
-    return k8s.CoreV1Api(admin).create_namespaced_service_account_token(
-        service_account, namespace, {"spec": {"expirationSeconds": 600}}
-    ).status.token
-
-
 @dataclass
 class Pod:
     """What the kubelet gives the test pod: a service-account directory and the environment."""
@@ -120,23 +108,13 @@ class Pod:
 
 
 @pytest.fixture
-def as_pod(cluster, admin, tmp_path: Path, monkeypatch) -> Callable[..., Pod]:
+def as_pod(admin, tmp_path: Path, monkeypatch) -> Callable[..., Pod]:
     """as_pod(namespace, service_account, token=None) -> Pod: its token (or `token`) and the
     cluster's CA in a directory, KUBERNETES_SERVICE_HOST/PORT set in this process."""
-    entry = yaml.safe_load(Path(cluster.kubeconfig).read_text())["clusters"][0]["cluster"]
-    ca = (
-        base64.b64decode(entry["certificate-authority-data"])
-        if "certificate-authority-data" in entry
-        else Path(entry["certificate-authority"]).read_bytes()
-    )
-    server = urlparse(entry["server"])
 
     def make(namespace: str, service_account: str, token: str | None = None) -> Pod:
         sa_dir = tmp_path / f"sa-{unique_name('d')}"
-        sa_dir.mkdir()
-        (sa_dir / "token").write_text(token if token is not None else _token(admin, namespace, service_account))
-        (sa_dir / "ca.crt").write_bytes(ca)
-        env = {"KUBERNETES_SERVICE_HOST": server.hostname or "", "KUBERNETES_SERVICE_PORT": str(server.port)}
+        env = pod_service_account(admin, namespace, service_account, sa_dir, token)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         return Pod(sa_dir, env)

@@ -28,6 +28,7 @@ from .kube import (
     create_namespace,
     delete_namespace,
     eventually,
+    pod_service_account,
     unique_name,
 )
 from .release import API_KEY, HELM_NAMESPACE, Release
@@ -244,51 +245,22 @@ def test_server_dry_run_reports_an_invalid_job(release: Release) -> None:
     assert "Job DENIED (HTTP 422)" in result.out and "backoffLimit" in result.out
 
 
-def _service_account_dir(cluster, admin, release: Release, tmp_path: Path) -> Path:
-    """What the kubelet would mount in the test pod: the agent's token and the cluster CA."""
-    import base64
-
-    sa = release.extra["installed_status"]["agent"]["serviceAccount"]
-    token = k8s.CoreV1Api(admin).create_namespaced_service_account_token(
-        sa, release.agent_namespace, {"spec": {"expirationSeconds": 600}}
-    )
-    kubeconfig = yaml.safe_load(Path(cluster.kubeconfig).read_text())
-    entry = kubeconfig["clusters"][0]["cluster"]
-    ca = (
-        base64.b64decode(entry["certificate-authority-data"])
-        if "certificate-authority-data" in entry
-        else Path(entry["certificate-authority"]).read_bytes()
-    )
-    sa_dir = tmp_path / "serviceaccount"
-    sa_dir.mkdir()
-    (sa_dir / "token").write_text(token.status.token)
-    (sa_dir / "ca.crt").write_bytes(ca)
-    return sa_dir
-
-
-def _in_cluster_invocation(cluster, admin, release: Release, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+def _in_cluster_invocation(admin, release: Release, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
     """The helm test pod's command (its own arguments, the chart's file, a copy of the
     launch config) with the agent's own token, and the environment a pod sees."""
     import os
-    from urllib.parse import urlparse
 
-    sa_dir = _service_account_dir(cluster, admin, release, tmp_path)
-    server = urlparse(yaml.safe_load(Path(cluster.kubeconfig).read_text())["clusters"][0]["cluster"]["server"])
+    sa = release.extra["installed_status"]["agent"]["serviceAccount"]
+    sa_dir = tmp_path / "serviceaccount"
+    env = pod_service_account(admin, release.agent_namespace, sa, sa_dir)
     config = tmp_path / "launch-config.yaml"
-    configmaps = k8s.CoreV1Api(admin).list_namespaced_config_map(release.agent_namespace).items
-    config.write_text(next(c.data["launch-config.yaml"] for c in configmaps if "launch-config.yaml" in (c.data or {})))
-    (pod,) = [doc for doc in release.hooks() if doc["kind"] == "Pod"]
-    command = list(pod["spec"]["containers"][0]["command"])
+    config.write_text(release.launch_config())
+    command = list(release.test_pod()["spec"]["containers"][0]["command"])
     assert command[:2] == ["python3", "/opt/wandb-launch/helm_test_check.py"]
     command[:2] = [sys.executable, str(CHART / "files" / "helm_test_check.py")]
     command[command.index("--config") + 1] = str(config)
     argv = [*command, "--service-account-dir", str(sa_dir), "--output", "json"]
-    env = {
-        "PATH": os.environ["PATH"],
-        "KUBERNETES_SERVICE_HOST": server.hostname or "",
-        "KUBERNETES_SERVICE_PORT": str(server.port),
-    }
-    return argv, env
+    return argv, {"PATH": os.environ["PATH"], **env}
 
 
 def _assert_all_ok(rows: list[dict[str, str]], release: Release) -> None:
@@ -306,7 +278,7 @@ def test_helm_test_check_in_cluster_mode(cluster, admin, release: Release, tmp_p
     library only), the test pod's arguments and the agent's own token."""
     import subprocess
 
-    argv, env = _in_cluster_invocation(cluster, admin, release, tmp_path)
+    argv, env = _in_cluster_invocation(admin, release, tmp_path)
     result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     _assert_all_ok(json.loads(result.stdout), release)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -18,3 +19,16 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Outcome]:
     for var in ("HELM_NAMESPACE", "HELM_KUBECONTEXT", "KUBECONFIG", "HELM_BIN", "NO_COLOR"):
         monkeypatch.delenv(var, raising=False)
     return run_cli
+
+
+@pytest.fixture
+def dead_kubeconfig(tmp_path: Path) -> Path:
+    """A well-formed kubeconfig whose server is a closed port on this machine (context `dead`)."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: dead\n"
+        "clusters: [{name: dead, cluster: {server: 'https://127.0.0.1:9', insecure-skip-tls-verify: true}}]\n"
+        "users: [{name: dead, user: {token: t}}]\n"
+        "contexts: [{name: dead, context: {cluster: dead, user: dead}}]\n"
+    )
+    return path

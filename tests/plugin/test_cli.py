@@ -48,19 +48,6 @@ def test_preview_without_server_does_not_import_the_cluster_client(tmp_path: Pat
     assert "kubernetes" not in _heavy_modules_after(["preview-job", str(tmp_path / "q.json")])
 
 
-@pytest.fixture
-def dead_kubeconfig(tmp_path: Path) -> Path:
-    """A well-formed kubeconfig whose server is a closed port on this machine."""
-    path = tmp_path / "kubeconfig"
-    path.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: dead\n"
-        "clusters: [{name: dead, cluster: {server: 'https://127.0.0.1:9', insecure-skip-tls-verify: true}}]\n"
-        "users: [{name: dead, user: {token: t}}]\n"
-        "contexts: [{name: dead, context: {cluster: dead, user: dead}}]\n"
-    )
-    return path
-
-
 @pytest.mark.parametrize("argv", [["status"], ["verify"], ["preview-job", "--server-dry-run", "-"]])
 def test_no_cluster_reachable_is_exit_2(cli, dead_kubeconfig: Path, monkeypatch, argv: list[str]) -> None:
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("{}"))

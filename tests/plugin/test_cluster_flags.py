@@ -84,15 +84,9 @@ def test_namespace_short_flag(no_helm_env: None) -> None:
     assert _release("status", "--namespace", "team-c").namespace == "team-c"
 
 
-def test_kube_context_from_helm_env_is_the_one_reported(cli, tmp_path: Path) -> None:
+def test_kube_context_from_helm_env_is_the_one_reported(cli, dead_kubeconfig: Path) -> None:
     """`helm launch status --kube-context nope`: Helm passes it as HELM_KUBECONTEXT, and the refusal names it."""
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: dead\n"
-        "clusters: [{name: dead, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "users: [{name: dead, user: {token: t}}]\n"
-        "contexts: [{name: dead, context: {cluster: dead, user: dead}}]\n"
-    )
+    kubeconfig = dead_kubeconfig
     result = cli("status", env={"KUBECONFIG": str(kubeconfig), "HELM_KUBECONTEXT": "nope"})
     assert result.code == 2
     line = one_line_error(result)

@@ -42,14 +42,9 @@ def test_bad_input_keeps_exit_code_2_through_helm(helm) -> None:
     assert "--cloud: unknown cloud 'mars'" in result.stderr
 
 
-def test_helm_global_flags_reach_the_cli(helm, tmp_path: Path) -> None:
+def test_helm_global_flags_reach_the_cli(helm, dead_kubeconfig: Path) -> None:
     # helm turns --kube-context / --kubeconfig into HELM_KUBECONTEXT / KUBECONFIG for plugins.
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: a\n"
-        "clusters: [{name: a, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "users: [{name: a, user: {token: t}}]\ncontexts: [{name: a, context: {cluster: a, user: a}}]\n"
-    )
+    kubeconfig = dead_kubeconfig
     result = helm("--kubeconfig", str(kubeconfig), "--kube-context", "elsewhere", "launch", "status")
     assert "--kube-context: no cluster configured" in result.stderr and "elsewhere" in result.stderr
     result = helm("--kubeconfig", str(kubeconfig), "launch", "status")

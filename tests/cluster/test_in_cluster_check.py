@@ -101,10 +101,10 @@ def kaniko_install(cluster, admin) -> Iterator[Install]:
 
 @dataclass
 class Pod:
-    """What the kubelet gives the test pod: a service-account directory and the environment."""
+    """What the kubelet mounts in the test pod: its service-account directory (the environment
+    it sets is set in this process)."""
 
     sa_dir: Path
-    env: dict[str, str]
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def as_pod(admin, tmp_path: Path, monkeypatch) -> Callable[..., Pod]:
         env = pod_service_account(admin, namespace, service_account, sa_dir, token)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        return Pod(sa_dir, env)
+        return Pod(sa_dir)
 
     return make
 
